@@ -1,0 +1,68 @@
+"""Everything `make test` checks, with one closing line `N passed, N failed` counting all of it.
+
+1. `nbdev-clean` and `nbdev-export` leave the notebooks and the library unchanged (one check);
+2. `nbdev-test` passes for each notebook in `nbs/` (one check per notebook);
+3. `pytest tests/` (one per test).
+"""
+import hashlib, subprocess, sys, time, xml.etree.ElementTree as ET
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+
+def _snapshot():
+    fs = sorted(root.glob('nbs/**/*.ipynb')) + sorted(root.glob('mlic/**/*.py'))
+    return {str(f.relative_to(root)): hashlib.md5(f.read_bytes()).hexdigest() for f in fs}
+
+def _run(cmd, **kw):
+    t0 = time.time()
+    r = subprocess.run(cmd, cwd=root, text=True, capture_output=True, **kw)
+    return r, time.time()-t0
+
+def check_sync():
+    "nbdev-clean and nbdev-export must not change any file."
+    before = _snapshot()
+    for cmd in (['nbdev-clean'], ['nbdev-export']):
+        r, _ = _run(cmd)
+        if r.returncode: print(r.stdout, r.stderr); return False
+    after = _snapshot()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    for k in changed: print(f'  changed by nbdev-clean/nbdev-export: {k}')
+    if changed: print('  run `nbdev-clean && nbdev-export` and commit the result')
+    return not changed
+
+def test_notebooks():
+    "nbdev-test, one notebook at a time, so each counts on its own."
+    res = []
+    for nb in sorted((root/'nbs').glob('[!_.]*.ipynb')):
+        r, dt = _run(['nbdev-test', str(nb.relative_to(root))])
+        ok = r.returncode == 0
+        print(f"  {'PASS' if ok else 'FAIL'} {nb.name} ({dt:.0f}s)", flush=True)
+        if not ok: print(r.stdout[-5000:], r.stderr[-5000:])
+        res.append(ok)
+    return res
+
+def test_pytest():
+    "pytest tests/, counted from its JUnit XML."
+    xml = root/'.last_pytest.xml'
+    r = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', f'--junitxml={xml}'], cwd=root)
+    if r.returncode not in (0, 1, 5): return 0, 1, 0  # pytest itself broke: count it as a failure
+    if not xml.exists(): return 0, 1, 0
+    s = ET.parse(xml).getroot()
+    s = s if s.tag == 'testsuite' else s.find('testsuite')
+    n, f, e, sk = (int(s.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped'))
+    return n-f-e-sk, f+e, sk
+
+if __name__ == '__main__':
+    t0 = time.time()
+    print('== nbdev-clean / nbdev-export leave no diff', flush=True)
+    sync = check_sync()
+    print(f"  {'PASS' if sync else 'FAIL'} notebooks clean and library in sync", flush=True)
+    print('== nbdev-test, per notebook', flush=True)
+    nbs = test_notebooks()
+    print('== pytest tests/', flush=True)
+    p_ok, p_fail, p_skip = test_pytest()
+    passed = sync + sum(nbs) + p_ok
+    failed = (not sync) + (len(nbs)-sum(nbs)) + p_fail
+    print(f'({time.time()-t0:.0f}s: {len(nbs)} notebooks, {p_ok+p_fail+p_skip} pytest tests)')
+    print(f'{passed} passed, {failed} failed' + (f', {p_skip} skipped' if p_skip else ''))
+    sys.exit(1 if failed else 0)
