@@ -7,7 +7,7 @@ SHARED := $(abspath ../shared)
 export MLIC_WEIGHTS ?= $(if $(wildcard $(SHARED)/weights),$(SHARED)/weights,)
 RUN ?= runs/demo
 
-.PHONY: demo test install clean-nbs export
+.PHONY: demo test install clean-nbs export readme
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -28,3 +28,6 @@ export: $(VENV)/.installed
 
 clean-nbs: $(VENV)/.installed
 	$(VENV)/bin/nbdev-clean
+
+readme: $(VENV)/.installed
+	$(PY) .ci/readme.py

@@ -1,6 +1,7 @@
 """Everything `make test` checks, with one closing line `N passed, N failed` counting all of it.
 
-1. `nbdev-clean` and `nbdev-export` leave the notebooks and the library unchanged (one check);
+1. `nbdev-clean` and `nbdev-export` leave the notebooks and the library unchanged, and README.md matches
+   `nbs/index.ipynb` (one check);
 2. `nbdev-test` passes for each notebook in `nbs/` (one check per notebook);
 3. `pytest tests/` (one per test).
 """
@@ -25,6 +26,8 @@ def check_sync():
         r, _ = _run(cmd)
         if r.returncode: print(r.stdout, r.stderr); return False
     after = _snapshot()
+    r, _ = _run([sys.executable, '.ci/readme.py', '--check'])
+    if r.returncode: print(r.stdout); after['README.md'] = 'stale'
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     for k in changed: print(f'  changed by nbdev-clean/nbdev-export: {k}')
     if changed: print('  run `nbdev-clean && nbdev-export` and commit the result')
