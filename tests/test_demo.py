@@ -13,5 +13,5 @@ def test_demo_writes_a_run_folder_and_prints_map(tmp_path, shared):
     assert f'Run written to {out.resolve()}' in r.stdout
     m = json.loads((out/'metrics.json').read_text())
     assert f"Validation mAP: {m['mAP']:.3f}" in r.stdout
-    assert {'model.pkl', 'loss.png', 'per_class_ap.png', 'label_stats.png'} <= {f.name for f in out.iterdir()}
+    assert {'model.safetensors', 'model.json', 'loss.png', 'per_class_ap.png', 'label_stats.png'} <= {f.name for f in out.iterdir()}
     assert m['pretrained'] and m['n_images'] == 100

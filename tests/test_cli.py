@@ -1,0 +1,68 @@
+"The `mlic` command end to end, as a user runs it: train, eval, predict, check-data, on the bundled sample offline."
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VOC = ROOT/'data'/'voc2007'
+MLIC = Path(sys.executable).parent/'mlic'
+
+def mlic(*args, check=True):
+    env = {**os.environ, 'MLIC_OFFLINE': '1'}
+    env.pop('MLIC_DATA', None)
+    r = subprocess.run([str(MLIC), *map(str, args)], capture_output=True, text=True, env=env, timeout=900)
+    if check: assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+@pytest.fixture(scope='module')
+def model(tmp_path_factory, shared):
+    out = tmp_path_factory.mktemp('m')/'voc'
+    r = mlic('train', '--data', VOC, '--epochs', '1', '--size', '96', '--weights', shared/'weights', '--out', out)
+    assert f'Model written to {out.resolve()}' in r.stdout
+    return out
+
+def test_train_writes_a_pickle_free_model_and_metrics(model):
+    assert {'model.safetensors', 'model.json', 'metrics.json'} <= {f.name for f in model.iterdir()}
+    assert not list(model.glob('*.pkl'))
+    meta = json.loads((model/'model.json').read_text())
+    assert meta['arch'] == 'mobilenet_v2' and len(meta['vocab']) == len(meta['thresholds']) == 20
+
+def test_eval_prints_the_metrics_as_json(model):
+    m = json.loads(mlic('eval', '--model', model, '--data', VOC).stdout)
+    assert {'mAP', 'f1_macro', 'f1_micro', 'hamming_loss', 'ap_per_class'} <= set(m)
+    assert m['n_images'] == 100 and 0 < m['mAP'] <= 1 and len(m['ap_per_class']) == 20
+    assert json.loads(mlic('eval', '--model', model, '--data', VOC, '--split', 'all').stdout)['n_images'] == 200
+
+def test_eval_on_vocdevkit_without_imagesets_and_unknown_classes(model, tmp_path):
+    src = VOC/'VOCdevkit'/'VOC2007'
+    shutil.copytree(src/'JPEGImages', tmp_path/'JPEGImages'); shutil.copytree(src/'Annotations', tmp_path/'Annotations')
+    xml = sorted((tmp_path/'Annotations').glob('*.xml'))[0]
+    xml.write_text(xml.read_text().replace('</annotation>', '<object><name>unicorn</name><difficult>0</difficult>'
+                   '<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>'))
+    r = mlic('eval', '--model', model, '--data', tmp_path)
+    m = json.loads(r.stdout)
+    assert m['n_images'] == 200  # no ImageSets: all annotated images
+    assert m['ignored_labels'] == {'unicorn': 1} and 'unicorn' in r.stderr
+
+def test_predict_gives_one_line_per_input_and_errors_for_bad_images(model, tmp_path):
+    imgs = sorted((VOC/'VOCdevkit'/'VOC2007'/'JPEGImages').glob('*.jpg'))[:3]
+    (tmp_path/'bad.jpg').write_text('not an image')
+    out = tmp_path/'preds.jsonl'
+    mlic('predict', '--model', model, *imgs, tmp_path/'bad.jpg', tmp_path/'gone.jpg', '--out', out)
+    lines = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [Path(l['file']).name for l in lines] == [i.name for i in imgs] + ['bad.jpg', 'gone.jpg']
+    assert all(set(l) == {'file', 'labels', 'scores'} for l in lines[:3]) and all(set(l) == {'file', 'error'} for l in lines[3:])
+    th = dict(zip(*(json.loads((model/'model.json').read_text())[k] for k in ('vocab', 'thresholds'))))
+    assert all(l['labels'] == [c for c, s in l['scores'].items() if s > th[c]] for l in lines[:3])
+    stdout = mlic('predict', '--model', model, imgs[0]).stdout  # to stdout: JSON only
+    assert json.loads(stdout)['file'] == str(imgs[0])
+
+def test_check_data_exit_status(tmp_path):
+    assert 'no problems found' in mlic('check-data', VOC).stdout
+    (tmp_path/'d.csv').write_text('fname,labels\nmissing.jpg,cat\nmissing.jpg,cat\n')
+    r = mlic('check-data', tmp_path/'d.csv', check=False)
+    assert r.returncode == 1 and 'missing file' in r.stdout and 'duplicate of row 0' in r.stdout
+
+def test_user_errors_are_one_line_not_a_traceback(tmp_path):
+    r = mlic('predict', '--model', tmp_path, 'x.jpg', check=False)
+    assert r.returncode == 2 and 'is not an mlic model' in r.stderr and 'Traceback' not in r.stderr
