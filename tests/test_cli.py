@@ -17,7 +17,7 @@ def mlic(*args, check=True):
 @pytest.fixture(scope='module')
 def model(tmp_path_factory, shared):
     out = tmp_path_factory.mktemp('m')/'voc'
-    r = mlic('train', '--data', VOC, '--epochs', '1', '--size', '96', '--weights', shared/'weights', '--out', out)
+    r = mlic('train', '--data', VOC, '--size', '128', '--weights', shared/'weights', '--out', out)
     assert f'Model written to {out.resolve()}' in r.stdout
     return out
 

@@ -6,7 +6,7 @@ def test_demo_writes_a_run_folder_and_prints_map(tmp_path, shared):
     out = tmp_path/'run'
     env = {**os.environ, 'MLIC_OFFLINE': '1', 'MLIC_WEIGHTS': str(shared/'weights')}
     env.pop('MLIC_DATA', None)
-    r = subprocess.run([Path(sys.executable).parent/'mlic-demo', '--out', str(out), '--epochs', '1', '--size', '96'],
+    r = subprocess.run([Path(sys.executable).parent/'mlic-demo', '--out', str(out), '--size', '128'],
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'PASCAL VOC 2007 (bundled sample' in r.stdout
