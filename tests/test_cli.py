@@ -66,3 +66,16 @@ def test_check_data_exit_status(tmp_path):
 def test_user_errors_are_one_line_not_a_traceback(tmp_path):
     r = mlic('predict', '--model', tmp_path, 'x.jpg', check=False)
     assert r.returncode == 2 and 'is not an mlic model' in r.stderr and 'Traceback' not in r.stderr
+
+def test_pets_folder_trains_the_open_set_model_and_noise_gets_no_label(tmp_path, shared):
+    out = tmp_path/'pets'
+    r = mlic('train', '--data', ROOT/'data'/'pets', '--size', '160', '--weights', shared/'weights', '--out', out)
+    assert 'Open-set Pets model' in r.stdout
+    meta = json.loads((out/'model.json').read_text())
+    assert meta['open_set'] and len(set(meta['thresholds'])) == 1 and len(meta['vocab']) == 37
+    from PIL import Image
+    import numpy as np
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(tmp_path/'noise.png')
+    Image.new('RGB', (200, 200), (90, 140, 200)).save(tmp_path/'flat.png')
+    lines = [json.loads(l) for l in mlic('predict', '--model', out, tmp_path/'noise.png', tmp_path/'flat.png').stdout.splitlines()]
+    assert [l['labels'] for l in lines] == [[], []] and all(len(l['scores']) == 37 for l in lines)
