@@ -79,3 +79,12 @@ def test_pets_folder_trains_the_open_set_model_and_noise_gets_no_label(tmp_path,
     Image.new('RGB', (200, 200), (90, 140, 200)).save(tmp_path/'flat.png')
     lines = [json.loads(l) for l in mlic('predict', '--model', out, tmp_path/'noise.png', tmp_path/'flat.png').stdout.splitlines()]
     assert [l['labels'] for l in lines] == [[], []] and all(len(l['scores']) == 37 for l in lines)
+
+def test_train_refuses_bad_rows_or_skips_them_when_asked(tmp_path, shared):
+    imgs = sorted((VOC/'VOCdevkit'/'VOC2007'/'JPEGImages').glob('*.jpg'))[:12]
+    rows = [f'{p},car,{i % 3 == 0}' for i, p in enumerate(imgs)] + [f'{tmp_path}/gone.jpg,car,False']
+    (tmp_path/'d.csv').write_text('fname,labels,is_valid\n' + '\n'.join(rows) + '\n')
+    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', check=False)
+    assert r.returncode == 2 and 'missing file' in r.stderr and 'gone.jpg' in r.stderr
+    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', '--skip-bad')
+    assert 'Skipping 1 of 13 rows with problems: 12 (gone.jpg)' in r.stdout and (tmp_path/'m'/'model.json').exists()
