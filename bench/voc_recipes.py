@@ -5,29 +5,20 @@
 Both train on the `is_valid == False` images and are scored on the `is_valid == True` ones, which neither saw.
 Prints one table: mAP, macro-F1 at each recipe's thresholds (fastbook: 0.2 for every class; mlic: per-class,
 tuned on one half of the validation images and scored on the other, averaged both ways, so no image scores the
-thresholds it chose), and training seconds (fastbook: `fine_tune`; mlic: feature caching, head training, and any fine-tuning).
+thresholds it chose), and training seconds (fastbook: data, learner and `fine_tune`; mlic: feature caching, head training, and any fine-tuning).
 """
 import argparse, time
-from functools import partial
 import numpy as np
 from _common import quiet, SHARED
-from fastai.vision.all import (DataBlock, ImageBlock, MultiCategoryBlock, ColReader, ColSplitter, RandomResizedCrop,
-                               vision_learner, accuracy_multi, set_seed)
-from mlic.data import read_pascal_csv, get_vocab
-from mlic.backbones import backbone
-from mlic.learner import train_run, predict_tta
+from fastai.vision.all import set_seed
+from mlic.data import read_pascal_csv
+from mlic.learner import train_run, predict_tta, fastbook_recipe
 from mlic.metrics import mean_ap, f1, per_class_thresholds
 
 def fastbook(df, arch):
-    "fastbook chapter 6, verbatim but for the explicit vocabulary (without it fastai stops on the validation-only 'bird')."
-    dblock = DataBlock(blocks=(ImageBlock, MultiCategoryBlock(vocab=get_vocab(df))), splitter=ColSplitter('is_valid'),
-                       get_x=ColReader('path'), get_y=ColReader('labels', label_delim=' '),
-                       item_tfms=RandomResizedCrop(128, min_scale=0.35))
-    dls = dblock.dataloaders(df.assign(is_valid=df.split == 'valid'))
-    a, pre = backbone(arch)
-    learn = vision_learner(dls, a, pretrained=pre, metrics=partial(accuracy_multi, thresh=0.2))
+    "fastbook chapter 6 (`mlic.learner.fastbook_recipe`: as printed, but for the explicit vocabulary)."
     t0 = time.time()
-    learn.fine_tune(3, base_lr=3e-3, freeze_epochs=4)
+    learn = fastbook_recipe(df, arch)
     secs = time.time() - t0
     p, t = learn.get_preds()
     return p.numpy(), t.numpy(), np.full(p.shape[1], 0.2), secs
