@@ -30,15 +30,18 @@ def cmd_check_data(a) -> int:
     print(f'{a.data}: {len(rep)} problem(s) in {rep.row.nunique()} of {len(df)} rows')
     return 1
 
-# %% ../nbs/04b_cli.ipynb #f85374fe
+# %% ../nbs/04b_cli.ipynb #95ef56b0
 def cmd_train(a) -> int:
     "Train with mlic's recipe on a data set in any layout, tune thresholds, export the model and metrics to `--out`."
-    from mlic.learner import train_run  # fastai training imports are slow: only for this command
+    from mlic.learner import train_run, load_checkpoint  # fastai training imports are slow: only for this command
     df = read_dataset(a.data)
-    if df.attrs.get('layout') == 'pets': return _train_open_set(a, df)
+    if df.attrs.get('layout') == 'pets':
+        if a.resume: raise ValueError('--resume is for the multi-label recipe; an open-set Pets run has no epochs to resume')
+        return _train_open_set(a, df)
     kw = {k: getattr(a, k) for k in ('arch', 'weights', 'ft_epochs', 'size', 'bs', 'lr') if getattr(a, k) is not None}
-    kw['skip_bad'] = a.skip_bad
-    learn, m = train_run(df, a.out, **kw)
+    ck = a.resume and load_checkpoint(a.out)
+    if ck: kw = {k: ck['settings'][k] for k in ('arch', 'ft_epochs', 'size', 'bs', 'lr')} | kw  # options not given: the saved ones
+    learn, m = train_run(df, a.out, skip_bad=a.skip_bad, resume=a.resume, **kw)
     print(f"Model written to {Path(a.out).resolve()}; validation mAP {m['mAP']:.3f}, macro-F1 {m['f1_macro']:.3f}")
     return 0
 
@@ -96,7 +99,7 @@ def cmd_predict(a) -> int:
         if a.out: out.close()
     return 0
 
-# %% ../nbs/04b_cli.ipynb #9b18c4f8
+# %% ../nbs/04b_cli.ipynb #8b253cfb
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='mlic', description='Multi-label image classification with fastai')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -108,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--ood', help='Pets only: a folder of images of other things, to choose the "no label" threshold')
     t.add_argument('--skip-bad', action='store_true', help='skip rows with problems (listed) instead of refusing the data set')
     t.add_argument('--epochs', dest='ft_epochs', type=int, help='epochs of body fine-tuning (default 0 with pretrained weights)')
+    t.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out (saved after every epoch)')
     for k, ty in (('--size', int), ('--bs', int), ('--lr', float)): t.add_argument(k, type=ty)
     e = sub.add_parser('eval', help='metrics of a model on a data set, as JSON')
     e.add_argument('--model', required=True); e.add_argument('--data', required=True)

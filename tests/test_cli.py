@@ -88,3 +88,25 @@ def test_train_refuses_bad_rows_or_skips_them_when_asked(tmp_path, shared):
     assert r.returncode == 2 and 'missing file' in r.stderr and 'gone.jpg' in r.stderr
     r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', '--skip-bad')
     assert 'Skipping 1 of 13 rows with problems: 12 (gone.jpg)' in r.stdout and (tmp_path/'m'/'model.json').exists()
+
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, shared):
+    import signal, time, torch
+    out, args = tmp_path/'run', ['train', '--data', VOC, '--size', '64', '--epochs', '2', '--weights', shared/'weights']
+    env = {**os.environ, 'MLIC_OFFLINE': '1'}
+    p = subprocess.Popen([str(MLIC), *map(str, args), '--out', str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ck, t0 = None, time.time()
+    while p.poll() is None and time.time() - t0 < 600:
+        if (out/'checkpoint.pth').exists():
+            ck = torch.load(out/'checkpoint.pth', weights_only=True)
+            if ck['phase'] == 'unfrozen': break
+        time.sleep(0.1)
+    assert p.poll() is None, 'training finished before it could be killed'
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert ck['epoch'] >= 1 and not (out/'metrics.json').exists()
+    r = mlic(*args[:3], '--out', out, '--resume')  # the other options come from the checkpoint
+    assert f"Resuming from {out/'checkpoint.pth'}" in r.stdout
+    m = json.loads((out/'metrics.json').read_text())
+    assert m['ft_epochs'] == 2 and m['size'] == 64 and m['resumed_from']['epoch'] >= ck['epoch']
+    assert (out/'model.safetensors').exists() and not (out/'checkpoint.pth').exists()
+    r = mlic(*args[:3], '--out', out, '--resume', check=False)
+    assert r.returncode == 2 and 'Nothing to resume' in r.stderr
