@@ -408,7 +408,7 @@ def train_shards(shards:str,  # folder written by `write_shards`
                 ):
     "Train a multi-label model on WebDataset shards with fastai, alone or in each process of `accelerate launch` / `torchrun`."
     if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    set_seed(seed)
+    set_seed(seed + rank_distrib())  # other augmentations in each process; DDP starts all from process 0's weights
     dls = shard_dls(shards, bs=bs, size=size, num_workers=num_workers, seed=seed)
     learn = multilabel_learner(dls, arch, weights, loss_func=MaskedLoss(), prior_init=False)
     init_head_prior(learn, shard_priors(shards))
