@@ -1,4 +1,5 @@
-"Class activation maps (chapter 06): exact CAM, Grad-CAM and its hooks, coordinates, generated shapes."
+"Class activation maps (chapter 06): exact CAM, Grad-CAM and its hooks, coordinates, generated shapes, `mlic cam`."
+import json, os, subprocess, sys
 from dataclasses import replace
 from pathlib import Path
 import numpy as np, pytest, torch
@@ -7,10 +8,14 @@ from torchvision import models
 from fastai.vision.all import PILImage, RandomResizedCrop, Resize, create_vision_model, set_seed
 from mlic.cam import (cam, cam_learner, class_maps, grad_cam, image_cams, linear_head, pointing_hit,
                       shape_images, to_image, view_box)
+from mlic.backbones import multilabel_learner
+from mlic.cli import main
 from mlic.data import multilabel_dls
 from mlic.inference import export_model, load_model
 from mlic.learner import fit_head
 from mlic.losses import BCELossMulti
+
+MLIC = Path(sys.executable).parent/'mlic'
 
 def hooks_left(net):
     return sum(len(getattr(m, a)) for m in net.modules()
@@ -103,6 +108,10 @@ def trained(shapes, make, out):
 def cam_model(shapes, tmp_path_factory, shared):
     return trained(shapes, cam_learner, tmp_path_factory.mktemp('m')/'cam')
 
+@pytest.fixture(scope='module')
+def default_model(shapes, tmp_path_factory, shared):
+    return trained(shapes, multilabel_learner, tmp_path_factory.mktemp('m')/'default')
+
 def hit_rates(recs, shapes):
     "Share of (image, predicted class that is there) whose peak lies inside the class's own shape."
     boxes, hits = dict(zip(shapes.path, shapes.boxes)), []
@@ -127,3 +136,29 @@ def test_exact_cam_peaks_inside_its_own_shape(cam_model, shapes):
     assert len(hits['as computed']) >= 30 and np.mean(right) >= 0.9
     assert hit['as computed'] >= 0.85, hit  # 6x6 maps: a peak can fall just outside a 50-pixel shape
     assert max(hit['transposed'], hit['flipped']) < hit['as computed'] - 0.3, hit  # the test fails for broken maps
+
+def mlic(*args):
+    r = subprocess.run([str(MLIC), *map(str, args)], capture_output=True, text=True, timeout=600,
+                       env={**os.environ, 'MLIC_OFFLINE': '1'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+def test_cli_points_with_grad_cam_on_the_default_head(default_model, shapes, tmp_path):
+    valid = shapes[shapes.split == 'valid']
+    (tmp_path/'broken.png').write_text('not an image')
+    lines = [json.loads(l) for l in mlic('cam', '--model', default_model, *valid.path, tmp_path/'broken.png', '--points').splitlines()]
+    assert [l['file'] for l in lines] == list(valid.path) + [str(tmp_path/'broken.png')]
+    assert set(lines[-1]) == {'file', 'error'} and all(l['method'] == 'gradcam' for l in lines[:-1])
+    assert all(0 <= p['x'] < l['width'] and 0 <= p['y'] < l['height'] for l in lines[:-1] for p in l['points'].values())
+    hit, n = hit_rates(lines[:-1], shapes)
+    assert n >= 30 and hit >= 0.85, hit
+
+def test_cli_figure_and_errors(cam_model, shapes, tmp_path, capsys):
+    img = shapes.path.iloc[2]
+    assert main(['cam', '--model', str(cam_model), img, '--out', str(tmp_path/'cam.png'), '--classes', 'circle,square']) == 0
+    assert 'Written' in capsys.readouterr().out and Image.open(tmp_path/'cam.png').size[0] > 300
+    assert main(['cam', '--model', str(cam_model), img, '--points', '--classes', 'circle,unicorn']) == 2
+    assert "Unknown class(es) ['unicorn']" in capsys.readouterr().err
+    assert main(['cam', '--model', str(cam_model), img, img, '--out', str(tmp_path/'two.png')]) == 2
+    assert main(['cam', '--model', str(cam_model), img, '--method', 'gradcam', '--points']) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])['method'] == 'gradcam'
