@@ -119,9 +119,18 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser('predict', help='labels and scores of images, one JSON line each')
     r.add_argument('--model', required=True); r.add_argument('paths', nargs='+'); r.add_argument('--out')
     r.add_argument('--bs', type=int, default=32)
+    m = sub.add_parser('cam', help='class activation maps: a figure of one image (--out PNG) or map peaks as JSON lines (--points)')
+    m.add_argument('--model', required=True); m.add_argument('paths', nargs='+'); m.add_argument('--out', help='PNG to write')
+    m.add_argument('--points', action='store_true', help="one JSON line per image: each class's map peak in the image's pixels")
+    m.add_argument('--classes', help='comma-separated class names (default: the predicted labels)')
+    m.add_argument('--method', choices=['auto', 'cam', 'gradcam'], default='auto', help='auto: exact CAM where the head allows it')
     return p
 
-_CMDS = {'check-data': cmd_check_data, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict}
+def _cmd_cam(a) -> int:
+    from mlic.cam import cmd_cam  # matplotlib and the CAM code: only for this command
+    return cmd_cam(a)
+
+_CMDS = {'check-data': cmd_check_data, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'cam': _cmd_cam}
 
 def main(argv=None) -> int:
     "The `mlic` command: user errors become one `mlic: error:` line and exit status 2, not a traceback."

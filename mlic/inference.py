@@ -15,7 +15,7 @@ from safetensors.torch import save_file, load_file
 from fastcore.all import risinstance
 from fastprogress.fastprogress import progress_bar
 from fastai.vision.all import (PILImage, RandomResizedCrop, Resize, ResizeMethod, Normalize, create_vision_model,
-                               image2tensor, imagenet_stats)
+                               image2tensor, imagenet_stats, AdaptiveConcatPool2d)
 import mlic
 from .data import image_paths, open_image
 from .backbones import get_arch
@@ -52,6 +52,11 @@ def sha256(path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
+def _head_spec(head:nn.Module) -> dict:
+    "The options of fastai's `create_head` that rebuild `head`: concat or average pooling, and the hidden layers' sizes."
+    lins = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    return dict(concat_pool=any(isinstance(m, AdaptiveConcatPool2d) for m in head.modules()), lin_ftrs=[l.out_features for l in lins[:-1]])
+
 def export_model(learn, out, extra:dict|None=None) -> Path:
     "Write `learn` as `out/model.safetensors` + `out/model.json` (no pickle); returns `out`."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +67,8 @@ def export_model(learn, out, extra:dict|None=None) -> Path:
     last = [m for m in learn.model[-1].modules() if isinstance(m, nn.Linear)][-1]
     meta = dict(format=FORMAT, mlic_version=mlic.__version__, arch=arch, n_out=len(learn.dls.vocab),
                 vocab=list(learn.dls.vocab), thresholds=get_thresholds(learn).tolist(),
-                item_tfm=_item_tfm_spec(learn.dls), normalize=_norm_spec(learn.dls), head_bias=last.bias is not None,
+                item_tfm=_item_tfm_spec(learn.dls), normalize=_norm_spec(learn.dls), head=_head_spec(learn.model[-1]),
+                head_bias=last.bias is not None,
                 sha256=sha256(out/'model.safetensors'), **(extra or {}))
     (out/'model.json').write_text(json.dumps(meta, indent=1))
     return out
@@ -81,7 +87,7 @@ def _read_meta(path:Path) -> dict:
 
 def _build(meta:dict) -> nn.Module:
     "The network described by `meta`, with random weights."
-    m = create_vision_model(get_arch(meta['arch']), meta['n_out'], pretrained=False)
+    m = create_vision_model(get_arch(meta['arch']), meta['n_out'], pretrained=False, **meta.get('head', {}))  # no 'head': the default
     if meta.get('head_bias'):
         head = m[-1]; i = max(j for j, l in enumerate(head) if isinstance(l, nn.Linear))
         head[i] = nn.Linear(head[i].in_features, head[i].out_features, bias=True)
