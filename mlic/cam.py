@@ -117,7 +117,7 @@ def grad_cam(model,  # a fastai vision model (body, head), a `Learner` or an `ML
     maps = torch.stack(maps, 1).float()
     return (F.relu(maps) if relu else maps), logits.detach().float()
 
-# %% ../nbs/06_cam.ipynb #69cc16fd
+# %% ../nbs/06_cam.ipynb #127b3f57
 def cam_method(model) -> str:
     "'cam' if the head of `model` is average pooling then affine layers (exact maps), else 'gradcam'."
     try: linear_head(_net(model)[1]); return 'cam'
@@ -128,13 +128,17 @@ def _resolve_method(model, method:str, layer) -> str:
     if method not in ('cam', 'gradcam'): raise ValueError(f"Unknown method {method!r}: choose 'auto', 'cam' or 'gradcam'")
     return method
 
-def class_maps(model, x:Tensor, classes=None, method:str='auto', layer=None) -> tuple[Tensor, Tensor]:
-    "Maps and logits of `x` with `method`: 'cam', 'gradcam', or 'auto' (exact CAM where the head allows it)."
+def class_maps(model, x:Tensor, classes=None,
+               method:str='auto',  # 'cam', 'gradcam', or 'auto' (exact CAM where the head allows it)
+               layer=None,  # Grad-CAM's layer (default the body)
+               flip:bool=False,  # average the maps with those of the mirror images, mirrored back
+              ) -> tuple[Tensor, Tensor]:
+    "Maps `(B, K, h, w)` of `x` with `method`, and the logits of `x`."
     method = _resolve_method(model, method, layer)
-    if method == 'cam':
-        if layer is not None: raise ValueError("The exact CAM is at the body's output; choose a layer with method='gradcam'")
-        return cam(model, x, classes)
-    return grad_cam(model, x, classes, layer)
+    if method == 'cam' and layer is not None: raise ValueError("The exact CAM is at the body's output; choose a layer with method='gradcam'")
+    f = (lambda x: cam(model, x, classes)) if method == 'cam' else (lambda x: grad_cam(model, x, classes, layer))
+    maps, logits = f(x)
+    return ((maps + f(x.flip(-1))[0].flip(-1)) / 2 if flip else maps), logits
 
 # %% ../nbs/06_cam.ipynb #e9a65f0c
 def view_box(tfm,  # the validation item transform: fastai's `RandomResizedCrop` or `Resize`
@@ -189,7 +193,7 @@ def class_names(classes, vocab:list) -> list|None:
     if bad := [c for c in names if c not in vocab]: raise ValueError(f"Unknown class(es) {bad}: the model knows {', '.join(vocab)}")
     return names
 
-# %% ../nbs/06_cam.ipynb #e9cf0446
+# %% ../nbs/06_cam.ipynb #97e002b5
 @dataclass
 class ImageCAM:
     "The class maps of one image: the image as read, the classes, their probabilities and maps, and the part of the image they cover."
@@ -203,16 +207,18 @@ def image_cams(model,  # an exported model folder, an `MLICModel` or a `Learner`
                img,  # an image file or PIL image
                classes=None,  # class names (list or comma-separated); default the predicted labels
                method:str='auto', layer=None,  # see `class_maps`
+               flip:bool|None=None,  # average with the mirror image's maps; default: as the model's probabilities (`tta`)
               ) -> ImageCAM:
     "The maps of one image for `classes`, with their probabilities (as `predict` gives them)."
     mm = as_mlic_model(model)
+    flip = ifnone(flip, mm.meta.get('tta') == 'hflip')
     names, im, method = class_names(classes, mm.vocab), open_image(img), _resolve_method(mm.model, method, layer)
     x, box = mm.prepare(im)[None].to(next(mm.model.parameters()).device), view_box(mm.item_tfm, *im.size)
     probs = mm.probs(x)[0].cpu().numpy() if names is None or mm.meta.get('tta') else None  # else from the maps' logits
     if names is None: names = [c for c, p, t in zip(mm.vocab, probs, mm.thresholds) if p > t]
     if not names: return ImageCAM(im, [], [], np.zeros((0, 1, 1)), box, method)
     ks = [mm.vocab.index(c) for c in names]
-    maps, logits = class_maps(mm.model, x, ks, method, layer)
+    maps, logits = class_maps(mm.model, x, ks, method, layer, flip)
     if probs is None: probs = torch.sigmoid(logits[0]).cpu().numpy()
     return ImageCAM(im, names, [float(probs[k]) for k in ks], maps[0].cpu().numpy(), box, method)
 
@@ -279,7 +285,7 @@ def pointing_hit(pt:tuple, boxes:list, tol:float=15) -> bool:
     "Whether the point `pt` is within `tol` pixels of any of `boxes`."
     return any(box_distance(*pt, b) <= tol for b in boxes)
 
-# %% ../nbs/06_cam.ipynb #78d40c62
+# %% ../nbs/06_cam.ipynb #48df3509
 def voc_boxes(img_path) -> dict:
     "Boxes per class of a VOCdevkit image (`.../JPEGImages/X.jpg` -> `.../Annotations/X.xml`), 0-based `(x0, y0, x1, y1)`."
     p = Path(img_path)
@@ -295,13 +301,13 @@ def _box_share(boxes:list, w:int, h:int) -> float:
 
 def pointing_game(model,  # an exported model folder, an `MLICModel` or a `Learner`
                   paths,  # VOCdevkit images (with their Annotations/)
-                  method:str='auto', layer=None,  # see `class_maps`
+                  method:str='auto', layer=None, flip:bool|None=None,  # see `image_cams`
                   tol:float=15) -> pd.DataFrame:
     "One row per (image, class with a box in it): hits of the map's peak (refined, and at its cell's centre) and of the image centre."
     mm, rows = as_mlic_model(model), []
     for p in paths:
         bx = {c: b for c, b in voc_boxes(p).items() if c in mm.vocab}
-        r = image_cams(mm, p, classes=list(bx), method=method, layer=layer)
+        r = image_cams(mm, p, classes=list(bx), method=method, layer=layer, flip=flip)
         (w, h), cell = r.image.size, r.peaks(refine=False)
         for (c, pt), q in zip(r.peaks().items(), r.probs):
             rows.append(dict(file=Path(p).name, cls=c, prob=q, x=pt[0], y=pt[1], box_share=_box_share(bx[c], w, h),
