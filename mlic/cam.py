@@ -315,7 +315,7 @@ def pointing_game(model,  # an exported model folder, an `MLICModel` or a `Learn
                              centre_hit=pointing_hit(((w - 1) / 2, (h - 1) / 2), bx[c], tol)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/06_cam.ipynb #4b0eea47
+# %% ../nbs/06_cam.ipynb #7d0fa0f1
 def cam_points(model,  # an exported model folder, an `MLICModel` or a `Learner`
                paths,  # image files and/or folders
                classes=None,  # class names; default each image's predicted labels
@@ -339,7 +339,9 @@ def cmd_cam(a) -> int:
         for r in cam_points(mm, a.paths, a.classes, a.method): print(json.dumps(r), flush=True)
         return 0
     if len(a.paths) != 1 or not a.out: raise ValueError("A figure needs one image and --out PNG; use --points for several images")
-    fig = plot_cams(image_cams(mm, a.paths[0], a.classes, a.method), title=Path(a.paths[0]).name)
+    try: res = image_cams(mm, a.paths[0], a.classes, a.method)
+    except OSError as e: raise ValueError(f"Cannot read the image {a.paths[0]}: {e}") from None
+    fig = plot_cams(res, title=Path(a.paths[0]).name)
     fig.savefig(a.out, dpi=100); plt.close(fig)
     print(f'Written {a.out}')
     return 0

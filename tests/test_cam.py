@@ -160,5 +160,8 @@ def test_cli_figure_and_errors(cam_model, shapes, tmp_path, capsys):
     assert main(['cam', '--model', str(cam_model), img, '--points', '--classes', 'circle,unicorn']) == 2
     assert "Unknown class(es) ['unicorn']" in capsys.readouterr().err
     assert main(['cam', '--model', str(cam_model), img, img, '--out', str(tmp_path/'two.png')]) == 2
+    (tmp_path/'broken.png').write_text('not an image')
+    assert main(['cam', '--model', str(cam_model), str(tmp_path/'broken.png'), '--out', str(tmp_path/'b.png')]) == 2
+    assert 'Cannot read the image' in capsys.readouterr().err
     assert main(['cam', '--model', str(cam_model), img, '--method', 'gradcam', '--points']) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])['method'] == 'gradcam'
