@@ -78,7 +78,7 @@ def gpu_speedups(learn):
     learn.model = learn.model.to(memory_format=torch.channels_last)
     return learn.to_fp16()
 
-# %% ../nbs/04_train_voc.ipynb #be33487e
+# %% ../nbs/04_train_voc.ipynb #de0a6bda
 CHECKPOINT = 'checkpoint.pth'
 
 def _atomic_save(obj, path:Path):
@@ -94,12 +94,12 @@ def _plain(o):
     if isinstance(o, np.ndarray): return torch.from_numpy(o)
     return o
 
-def save_checkpoint(learn, out, phase:str, epoch:int, **info) -> Path:
-    "Save `learn`'s model, optimiser and thresholds, with the schedule position (`epoch`s done in `phase`) and `info`."
+def save_checkpoint(learn, out, phase:str, epoch:int, **info) -> dict:
+    "Save `learn`'s model, optimiser and thresholds, with the schedule position (`epoch`s done in `phase`) and `info`; returns what it saved."
     state = dict(model=learn.model.state_dict(), opt=_plain(learn.opt.state_dict()) if learn.opt else None,
                  thresholds=torch.as_tensor(getattr(learn.loss_func, 'thresh', 0.5)), phase=phase, epoch=epoch, **info)
     _atomic_save(state, Path(out)/CHECKPOINT)
-    return Path(out)/CHECKPOINT
+    return state
 
 def load_checkpoint(out) -> dict|None:
     "The checkpoint in run folder `out` (loaded without unpickling code), or None if there is none."
@@ -108,15 +108,15 @@ def load_checkpoint(out) -> dict|None:
     try: return torch.load(fn, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{fn} is not a readable mlic checkpoint ({type(e).__name__}: {e}); delete it to start again") from e
 
-# %% ../nbs/04_train_voc.ipynb #d8f98d37
+# %% ../nbs/04_train_voc.ipynb #688068f4
 class EpochCheckpoint(Callback):
     "Save a checkpoint into `out` after every epoch that `fit` trains (fastai's `start_epoch` skips the others)."
     order = 65  # after the Recorder and the schedulers
     def __init__(self, out, phase:str, start:int=0, seconds:float=0., ft_losses:list=(), **info):
-        store_attr('out,phase,start,seconds,ft_losses'); self.info, self.t0 = info, time.time()
+        store_attr('out,phase,start,seconds,ft_losses'); self.info, self.t0, self.state = info, time.time(), None
     def after_epoch(self):
         if self.epoch < self.start: return  # skipped by `start_epoch`: done before the resume
-        save_checkpoint(self.learn, self.out, self.phase, self.epoch + 1, seconds=self.seconds + time.time() - self.t0,
+        self.state = save_checkpoint(self.learn, self.out, self.phase, self.epoch + 1, seconds=self.seconds + time.time() - self.t0,
                         ft_losses=list(self.ft_losses) + [float(l) for l in self.recorder.losses], **self.info)
 
 def fine_tune_phases(epochs:int, base_lr:float=2e-3, freeze_epochs:int=1, lr_mult:float=100, pct_start:float=0.3, div:float=5.0) -> list:
@@ -135,8 +135,9 @@ def fit_phases(learn, phases:list, out, ck:dict|None=None, cbs=None, **info) -> 
         else: learn.unfreeze()  # both clear the optimiser state, as in `fine_tune`
         if k == k0 and ck['opt']: learn.opt.load_state_dict(dict(ck['opt'], hypers=L(ck['opt']['hypers'])))
         so_far = {k: ck[k] for k in ('seconds', 'ft_losses')} if ck else {}
-        learn.fit_one_cycle(n, lr, start_epoch=start, cbs=[EpochCheckpoint(out, name, start, **so_far, **info)] + L(cbs), **kw)
-        ck = load_checkpoint(out)
+        cb = EpochCheckpoint(out, name, start, **so_far, **info)
+        learn.fit_one_cycle(n, lr, start_epoch=start, cbs=[cb] + L(cbs), **kw)
+        ck = cb.state
     return ck
 
 # %% ../nbs/04_train_voc.ipynb #5284104b
@@ -178,7 +179,7 @@ def tune_thresholds(learn, probs, targs) -> dict:
     return dict(f1_macro=f1(P, T, th), f1_macro_global=float(sweep.f1_macro.max()), global_thresh=float(sweep.f1_macro.idxmax()),
                 thresholds={c: round(float(v), 3) for c, v in zip(learn.dls.vocab, th)})
 
-# %% ../nbs/04_train_voc.ipynb #720126ce
+# %% ../nbs/04_train_voc.ipynb #6ed42f56
 def train_run(df:pd.DataFrame,  # an mlic table with train and valid rows
               out,  # run folder to write
               arch:str='mobilenet_v2', weights=None,  # backbone (see chapter 01a)
@@ -200,13 +201,11 @@ def train_run(df:pd.DataFrame,  # an mlic table with train and valid rows
     learn = multilabel_learner(dls, arch, weights, loss_func=BCELossMulti())
     if torch.cuda.is_available(): learn = gpu_speedups(learn)
     if ck:
-        th = ck['thresholds']
-        learn.model.load_state_dict(ck['model']); set_thresholds(learn, th.item() if th.ndim == 0 else th)
+        learn.model.load_state_dict(ck['model']); set_thresholds(learn, ck['thresholds'])
     else:
         t0 = time.time()
         losses = fit_head(learn, head_steps, lr) if learn.pretrained else []
-        save_checkpoint(learn, out, 'head', 0, seconds=time.time() - t0, ft_losses=[], head_losses=losses, settings=settings)
-        ck = load_checkpoint(out)
+        ck = save_checkpoint(learn, out, 'head', 0, seconds=time.time() - t0, ft_losses=[], head_losses=losses, settings=settings)
     ft_epochs = ifnone(ft_epochs, 0 if learn.pretrained else 10)
     phases = fine_tune_phases(ft_epochs, base_lr=ft_lr if learn.pretrained else 5e-3, freeze_epochs=0 if learn.pretrained else 2)
     last = fit_phases(learn, phases, out, ck, cbs, head_losses=ck['head_losses'], settings=settings)

@@ -135,11 +135,12 @@ def per_class_thresholds(probs, targets,
     glob = _best_threshold(f1s[:, y.any(0)].mean(1) if y.any() else np.zeros(len(grid)), grid)
     return np.array([_best_threshold(f1s[:, c], grid) if y[:, c].sum() >= min_pos else glob for c in range(y.shape[1])])
 
-# %% ../nbs/03_metrics.ipynb #9a22091f
+# %% ../nbs/03_metrics.ipynb #536108c9
 def set_thresholds(learn:Learner, thresh) -> Learner:
     "Store per-class (or one global) thresholds in `learn`'s loss, so `predict` and exports use them."
     lf = learn.loss_func
-    if not isinstance(thresh, (int, float)):
+    if np.ndim(thresh) == 0: thresh = float(thresh)  # a 0-d array or tensor is one global threshold
+    else:
         if not isinstance(lf, MultiLabelLoss): raise TypeError(f"{type(lf).__name__} takes one threshold; use a loss from mlic.losses for per-class thresholds")
         thresh = torch.as_tensor(np.asarray(thresh), dtype=torch.float32)
         if len(thresh) != len(learn.dls.vocab): raise ValueError(f"{len(thresh)} thresholds for {len(learn.dls.vocab)} classes")
