@@ -26,6 +26,8 @@ def test_train_writes_a_pickle_free_model_and_metrics(model):
     assert not list(model.glob('*.pkl'))
     meta = json.loads((model/'model.json').read_text())
     assert meta['arch'] == 'mobilenet_v2' and len(meta['vocab']) == len(meta['thresholds']) == 20
+    assert meta['zero_shot']['groups']['bird'][0] == 'cock' and len(meta['zero_shot']['groups']) == 20  # the ImageNet prior, by default
+    assert json.loads((model/'metrics.json').read_text())['zero_shot'] == meta['vocab']
 
 def test_eval_prints_the_metrics_as_json(model):
     m = json.loads(mlic('eval', '--model', model, '--data', VOC).stdout)
@@ -86,8 +88,14 @@ def test_train_refuses_bad_rows_or_skips_them_when_asked(tmp_path, shared):
     (tmp_path/'d.csv').write_text('fname,labels,is_valid\n' + '\n'.join(rows) + '\n')
     r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', check=False)
     assert r.returncode == 2 and 'missing file' in r.stderr and 'gone.jpg' in r.stderr
-    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', '--skip-bad')
+    (tmp_path/'map.json').write_text('{"car": ["jeep", "cab"]}')
+    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', '--skip-bad',
+             '--zero-shot-map', tmp_path/'map.json')
     assert 'Skipping 1 of 13 rows with problems: 12 (gone.jpg)' in r.stdout and (tmp_path/'m'/'model.json').exists()
+    groups = json.loads((tmp_path/'m'/'model.json').read_text())['zero_shot']['groups']
+    assert groups['car'] == ['cab', 'jeep'] and groups['bus'] == ['minibus', 'school bus', 'trolleybus']  # the map's, else VOC's (ImageNet order)
+    mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'n', '--skip-bad', '--no-zero-shot')
+    assert json.loads((tmp_path/'n'/'model.json').read_text())['zero_shot'] is None
 
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, shared):
     import signal, time, torch
