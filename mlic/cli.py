@@ -30,7 +30,7 @@ def cmd_check_data(a) -> int:
     print(f'{a.data}: {len(rep)} problem(s) in {rep.row.nunique()} of {len(df)} rows')
     return 1
 
-# %% ../nbs/04b_cli.ipynb #41cebf54
+# %% ../nbs/04b_cli.ipynb #21490d3c
 def cmd_train(a) -> int:
     "Train with mlic's recipe on a data set in any layout, tune thresholds, export the model and metrics to `--out`."
     from mlic.learner import train_run, load_checkpoint  # fastai training imports are slow: only for this command
@@ -41,7 +41,7 @@ def cmd_train(a) -> int:
     kw = {k: getattr(a, k) for k in ('arch', 'weights', 'ft_epochs', 'size', 'bs', 'lr', 'zero_shot') if getattr(a, k) is not None}
     if a.zero_shot_map: kw['zero_shot'] = _read_zero_shot_map(a.zero_shot_map)
     ck = a.resume and load_checkpoint(a.out)
-    if ck: kw = {k: ck['settings'][k] for k in ('arch', 'ft_epochs', 'size', 'bs', 'lr', 'zero_shot') if k in ck['settings']} | kw  # options not given: the saved ones
+    if ck: kw = {k: ck['settings'].get(k, False) for k in ('arch', 'ft_epochs', 'size', 'bs', 'lr', 'zero_shot')} | kw  # options not given: the saved ones (no zero_shot: from before it, so False)
     learn, m = train_run(df, a.out, skip_bad=a.skip_bad, resume=a.resume, **kw)
     print(f"Model written to {Path(a.out).resolve()}; validation mAP {m['mAP']:.3f}, macro-F1 {m['f1_macro']:.3f}")
     return 0
@@ -108,7 +108,7 @@ def cmd_predict(a) -> int:
         if a.out: out.close()
     return 0
 
-# %% ../nbs/04b_cli.ipynb #b99375c0
+# %% ../nbs/04b_cli.ipynb #de7de606
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='mlic', description='Multi-label image classification with fastai')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -120,9 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--ood', help='Pets only: a folder of images of other things, to choose the "no label" threshold')
     t.add_argument('--skip-bad', action='store_true', help='skip rows with problems (listed) instead of refusing the data set')
     t.add_argument('--epochs', dest='ft_epochs', type=int, help='epochs of body fine-tuning (default 0 with pretrained weights)')
-    t.add_argument('--no-zero-shot', dest='zero_shot', action='store_const', const=False,
+    z = t.add_mutually_exclusive_group()
+    z.add_argument('--no-zero-shot', dest='zero_shot', action='store_const', const=False,
                    help="leave out the pretrained ImageNet classifier's verdict on the labels it covers")
-    t.add_argument('--zero-shot-map', help='JSON file {label: [ImageNet class names]} for labels ImageNet knows by other names')
+    z.add_argument('--zero-shot-map', help='JSON file {label: [ImageNet class names]} for labels ImageNet knows by other names')
     t.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out (saved after every epoch)')
     for k, ty in (('--size', int), ('--bs', int), ('--lr', float)): t.add_argument(k, type=ty)
     e = sub.add_parser('eval', help='metrics of a model on a data set, as JSON')

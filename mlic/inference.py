@@ -22,10 +22,11 @@ from .backbones import get_arch, HeadWithPrior, ZeroShotPrior, IMAGENET_CLASSES
 from .metrics import get_thresholds
 
 # %% auto #0
-__all__ = ['FORMAT', 'sha256', 'export_model', 'ModelFileError', 'MLICModel', 'load_model', 'predict']
+__all__ = ['FORMAT', 'FORMATS', 'sha256', 'export_model', 'ModelFileError', 'MLICModel', 'load_model', 'predict']
 
-# %% ../nbs/04a_inference.ipynb #12fa66f3
+# %% ../nbs/04a_inference.ipynb #ba2252fe
 FORMAT = 'mlic-model/1'
+FORMATS = (FORMAT, 'mlic-model/2')  # 2: with a zero-shot prior (chapter 01a), which mlic before it cannot build
 
 def _item_tfm_spec(dls) -> dict:
     "The validation-time resize of `dls`, as a name and parameters."
@@ -44,7 +45,7 @@ def _norm_spec(dls):
     ns = dls.after_batch.fs.filter(risinstance(Normalize))
     return dict(mean=ns[0].mean.flatten().tolist(), std=ns[0].std.flatten().tolist()) if len(ns) else None
 
-# %% ../nbs/04a_inference.ipynb #4aa6f74a
+# %% ../nbs/04a_inference.ipynb #13f28bb7
 def sha256(path) -> str:
     "The sha256 hex digest of a file."
     h = hashlib.sha256()
@@ -58,12 +59,13 @@ def _head_spec(head:nn.Module) -> dict:
     return dict(concat_pool=any(isinstance(m, AdaptiveConcatPool2d) for m in head.modules()), lin_ftrs=[l.out_features for l in lins[:-1]])
 
 def _zero_shot_spec(head:nn.Module, vocab:list) -> dict|None:
-    "The zero-shot prior of `head` (chapter 01a), if it has one: the body's feature count and each label's ImageNet classes."
+    "The zero-shot prior of `head` (chapter 01a), if it has one: the body's feature count and each covered label's ImageNet classes."
     hp = [m for m in head.modules() if isinstance(m, HeadWithPrior)]
     if not hp: return None
-    g = hp[0].prior.groups.cpu()
-    return dict(n_features=hp[0].prior.weight.shape[1],
-                groups={l: [IMAGENET_CLASSES[i] for i in torch.where(g[:, j] > 0)[0].tolist()] for j, l in enumerate(vocab) if g[:, j].any()})
+    pr = hp[0].prior
+    g, cols = pr.groups.cpu(), pr.cols.tolist()
+    return dict(n_features=pr.weight.shape[1],
+                groups={vocab[j]: [IMAGENET_CLASSES[i] for i in torch.where(g[:, k] > 0)[0].tolist()] for k, j in enumerate(cols)})
 
 def export_model(learn, out, extra:dict|None=None) -> Path:
     "Write `learn` as `out/model.safetensors` + `out/model.json` (no pickle); returns `out`."
@@ -73,16 +75,17 @@ def export_model(learn, out, extra:dict|None=None) -> Path:
     sd = {k: v.detach().cpu().contiguous() for k, v in learn.model.state_dict().items()}
     save_file(sd, out/'model.safetensors')
     last = [m for m in learn.model[-1].modules() if isinstance(m, nn.Linear)][-1]
-    meta = dict(format=FORMAT, mlic_version=mlic.__version__, arch=arch, n_out=len(learn.dls.vocab),
+    zs = _zero_shot_spec(learn.model[-1], list(learn.dls.vocab))
+    meta = dict(format=FORMATS[1] if zs else FORMAT, mlic_version=mlic.__version__, arch=arch, n_out=len(learn.dls.vocab),
                 vocab=list(learn.dls.vocab), thresholds=get_thresholds(learn).tolist(),
                 item_tfm=_item_tfm_spec(learn.dls), normalize=_norm_spec(learn.dls), head=_head_spec(learn.model[-1]),
                 head_bias=last.bias is not None,
-                zero_shot=_zero_shot_spec(learn.model[-1], list(learn.dls.vocab)),
+                zero_shot=zs,
                 sha256=sha256(out/'model.safetensors'), **(extra or {}))
     (out/'model.json').write_text(json.dumps(meta, indent=1))
     return out
 
-# %% ../nbs/04a_inference.ipynb #394451a2
+# %% ../nbs/04a_inference.ipynb #0f6ed4d0
 class ModelFileError(ValueError):
     "A model folder that is missing, malformed, or whose weights do not match their recorded sha256."
 
@@ -91,7 +94,8 @@ def _read_meta(path:Path) -> dict:
         raise ModelFileError(f"{path} is not an mlic model: it needs model.json and model.safetensors (from `export_model` or `mlic train`)")
     try: meta = json.loads((path/'model.json').read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ModelFileError(f"{path/'model.json'} is not valid JSON: {e}") from None
-    if meta.get('format') != FORMAT: raise ModelFileError(f"{path/'model.json'}: unknown format {meta.get('format')!r} (expected {FORMAT!r})")
+    if meta.get('format') not in FORMATS:
+        raise ModelFileError(f"{path/'model.json'}: unknown format {meta.get('format')!r} (this mlic reads {', '.join(FORMATS)}: a newer mlic may have written it)")
     return meta
 
 def _build(meta:dict) -> nn.Module:
@@ -100,7 +104,7 @@ def _build(meta:dict) -> nn.Module:
     if meta.get('head_bias'):
         head = m[-1]; i = max(j for j, l in enumerate(head) if isinstance(l, nn.Linear))
         head[i] = nn.Linear(head[i].in_features, head[i].out_features, bias=True)
-    if zs := meta.get('zero_shot'): m[-1] = HeadWithPrior.wrap(m[-1], ZeroShotPrior(zs['n_features'], meta['n_out']))  # buffers from the weights file
+    if zs := meta.get('zero_shot'): m[-1] = HeadWithPrior.wrap(m[-1], ZeroShotPrior(zs['n_features'], meta['n_out'], len(zs['groups'])))  # buffers from the weights file
     return m
 
 # %% ../nbs/04a_inference.ipynb #5b9dd9ac

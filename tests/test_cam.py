@@ -70,6 +70,21 @@ def test_grad_cam_on_any_head_and_layer_leaves_nothing_behind(arch, layer, hw):
     with pytest.raises(ValueError, match='out of range'): grad_cam(net, x, classes=[7], layer=lay)
     assert hooks_left(net) == 0 and all(p.grad is None for p in net.parameters())
 
+def test_grad_cam_through_a_zero_shot_prior_that_covers_some_labels():
+    from mlic.backbones import ZeroShotPrior, HeadWithPrior
+    torch.manual_seed(0)
+    net, x = create_vision_model(models.mobilenet_v2, 3, pretrained=False), torch.randn(2, 3, 96, 96)
+    prior = ZeroShotPrior.from_groups(torch.randn(1000, 1280) * 0.05, torch.zeros(1000), {'a': ['tabby', 'tiger cat']}, ['a', 'b', 'c'])
+    net[-1] = HeadWithPrior.wrap(net[-1], prior)
+    net.eval()
+    with torch.no_grad(): prior.set_base(net[-1][:2](net[0](x))[:, 1280:])
+    maps, _ = grad_cam(net, x)  # labels b and c have no prior: no NaN may come back through it
+    assert maps.isfinite().all()
+    net[-1][-1].use_prior = False
+    alone, _ = grad_cam(net, x)
+    rel = (maps[:, 0] - alone[:, 0]).abs().max() / alone[:, 0].abs().max()  # the maps of random weights are tiny: compare relatively
+    assert rel > 1e-3 and torch.allclose(maps[:, 1:], alone[:, 1:], rtol=1e-5, atol=0)  # the prior is label a's alone
+
 def test_grad_cam_on_a_linear_head_is_the_cam_without_bias():
     torch.manual_seed(0)
     net, x = cam_net(models.resnet18), torch.randn(2, 3, 96, 96)
