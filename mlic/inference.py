@@ -24,13 +24,13 @@ from .metrics import get_thresholds
 # %% auto #0
 __all__ = ['FORMAT', 'FORMATS', 'sha256', 'export_model', 'ModelFileError', 'MLICModel', 'load_model', 'predict']
 
-# %% ../nbs/04a_inference.ipynb #ba2252fe
+# %% ../nbs/04a_inference.ipynb #ff5c18d6
 FORMAT = 'mlic-model/1'
 FORMATS = (FORMAT, 'mlic-model/2')  # 2: with a zero-shot prior (chapter 01a), which mlic before it cannot build
 
 def _item_tfm_spec(dls) -> dict:
-    "The validation-time resize of `dls`, as a name and parameters."
-    for t in dls.after_item.fs:
+    "The validation-time resize of `dls`, as a name and parameters (from its item transforms, or those its loader applies itself)."
+    for t in [*getattr(dls.after_item, 'fs', []), *getattr(dls, 'item_tfms', [])]:
         if isinstance(t, RandomResizedCrop): return dict(name='RandomResizedCrop', size=list(t.size), val_xtra=t.val_xtra)
         if isinstance(t, Resize): return dict(name='Resize', size=list(t.size), method=str(t.method), pad_mode=str(t.pad_mode))
     raise ValueError("Export needs a RandomResizedCrop or Resize item transform to know the image size")
