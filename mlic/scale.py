@@ -250,7 +250,7 @@ def read_manifest(path) -> dict:
     if not fn.exists(): raise FileNotFoundError(f"{path} has no manifest.json: write shards with `write_shards`")
     return json.loads(fn.read_text())
 
-# %% ../nbs/07_scale.ipynb #7863002c
+# %% ../nbs/07_scale.ipynb #7001f600
 class _ShardItem:
     "A WebDataset sample as an item: (image, label indices, label values)."
     def __init__(self, min_side:int|None, values:str|None): store_attr()
@@ -276,8 +276,8 @@ class _ShardCrop(_ShardItem):
         if r.final_size != r.size:  # validation: the centre, as fastai's `crop_pad`
             (fw, fh), (sw, sh) = r.final_size, r.size
             im = im.crop(((fw - sw) // 2, (fh - sh) // 2, (fw - sw) // 2 + sw, (fh - sh) // 2 + sh))
-        a = np.asarray(im)
-        return (a[:, ::-1] if flip else a), *self.labels(s)  # a mirror view: the collate copies anyway
+        if flip: im = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)  # not a reversed numpy view: stacking those is 10x slower
+        return np.asarray(im), *self.labels(s)
 
 def shard_dataset(path,  # folder written by `write_shards`
                   split:str='train',  # which split's shards
@@ -296,7 +296,7 @@ def shard_dataset(path,  # folder written by `write_shards`
     if shuffle: ds = ds.compose(wds.detshuffle(bufsize, seed=seed))
     return ds.map(_ShardItem(min_side, man['values'])) if decode else ds
 
-# %% ../nbs/07_scale.ipynb #efe1c244
+# %% ../nbs/07_scale.ipynb #a6a88d74
 class MultiHotBatch(ItemTransform):
     "Batch transform `(x, rows, cols, vals) -> (x, targets)`, the targets scattered on the device of `x`."
     order = 0
@@ -306,9 +306,15 @@ class MultiHotBatch(ItemTransform):
         return x, batch_targets(rows, cols, vals, len(x), self.c, x.device)
 
 def _stack_images(xs) -> TensorImage:
-    "PIL images as one uint8 (n, 3, h, w) tensor in channels-last memory (one copy), or image tensors stacked."
+    "Images (PIL or `(h, w, 3)` arrays) as one uint8 (n, 3, h, w) tensor in channels-last memory (one copy), or image tensors stacked."
     if isinstance(xs[0], Tensor): return TensorImage(torch.stack(xs))
-    return TensorImage(torch.from_numpy(np.stack([np.asarray(x) for x in xs])).permute(0, 3, 1, 2))
+    arrs = [np.asarray(x) for x in xs]
+    out = torch.empty(0, dtype=torch.uint8)
+    if torch.utils.data.get_worker_info() is not None:  # as PyTorch's own collate: straight into shared memory, no copy to send it
+        out = out.new(out._typed_storage()._new_shared(len(arrs) * arrs[0].size, device='cpu'))
+    out = out.resize_(len(arrs), *arrs[0].shape)
+    np.stack(arrs, out=out.numpy())
+    return TensorImage(out.permute(0, 3, 1, 2))
 
 def collate_sparse(items:list) -> tuple:
     "Collate `(image, label indices, values)` items: the images stacked, the labels as the batch's non-zeros (rows, classes, values)."
