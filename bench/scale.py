@@ -111,7 +111,7 @@ def loader_rate(dls):
         for xb, *_ in dl: n += len(xb)
     return n / (time.perf_counter() - t0), n / (cpu_seconds() - c0)
 
-def bench_loading(data, workers, tmp:Path, repeat=10, rounds=3):
+def bench_loading(data, workers, tmp:Path, repeat=10, rounds=3, bs=64):
     torch.set_num_threads(1)  # the main process only collects batches; the cores belong to the workers
     df = read_dataset(data)
     df = pd.concat([df] * repeat, ignore_index=True)  # passes long enough that starting the workers hardly counts
@@ -122,9 +122,9 @@ def bench_loading(data, workers, tmp:Path, repeat=10, rounds=3):
     for f in sorted((tmp/'shards').glob('*.tar')):
         with tarfile.open(f) as tf: jpgs += [tf.extractfile(m).read() for m in tf.getmembers() if m.name.endswith('.jpg')]
     # batch transforms run on the GPU in training: left out of both loaders here but for the shard reader's targets
-    sdls = shard_dls(tmp/'shards', bs=32, size=224, num_workers=workers, device='cpu')
+    sdls = shard_dls(tmp/'shards', bs=bs, size=224, num_workers=workers, device='cpu')
     targets = Pipeline([MultiHotBatch(len(sdls.vocab))])
-    with quiet(): fdls = multilabel_dls(df, bs=32, size=224, num_workers=workers, device='cpu')
+    with quiet(): fdls = multilabel_dls(df, bs=bs, size=224, num_workers=workers, device='cpu')
     runs = {k: [] for k in ('sbound', 'shard', 'fbound', 'folder')}
     for _ in range(rounds):  # interleaved, so that other jobs on the machine weigh on all four alike
         runs['sbound'].append(decode_bound(jpgs, workers))
@@ -221,6 +221,7 @@ if __name__ == '__main__':
     p.add_argument('--data', default=str(SHARED/'data'/'voc2007'))
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--repeat', type=int, default=10)
+    p.add_argument('--bs', type=int, default=64, help='batch size of both loaders (64: their default)')
     p.add_argument('--parts', default='labels,loading,gpu')
     p.add_argument('--gpu-steps', type=int, default=50)
     p.add_argument('--tmp', default=None, help='folder for the generated store and shards (deleted afterwards)')
@@ -228,7 +229,7 @@ if __name__ == '__main__':
     tmp = Path(tempfile.mkdtemp(dir=a.tmp))
     try:
         if 'labels' in a.parts: bench_labels(a.images, a.classes, tmp)
-        if 'loading' in a.parts: bench_loading(a.data, a.workers, tmp, a.repeat)
+        if 'loading' in a.parts: bench_loading(a.data, a.workers, tmp, a.repeat, bs=a.bs)
         if 'gpu' in a.parts: bench_gpu(a.gpu_steps)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     print(f'{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; torch {torch.__version__}')
