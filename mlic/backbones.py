@@ -19,7 +19,7 @@ from .data import is_online, label_matrix
 # %% auto #0
 __all__ = ['ARCHS', 'IMAGENET_CLASSES', 'VOC_IMAGENET', 'get_arch', 'LocalWeights', 'load_state_dict', 'find_weights', 'backbone',
            'class_priors', 'init_head_prior', 'multilabel_learner', 'imagenet_groups', 'pretrained_classifier',
-           'ZeroShotPrior', 'HeadWithPrior', 'add_zero_shot_prior', 'set_prior_base']
+           'ZeroShotPrior', 'HeadWithPrior', 'add_zero_shot_prior']
 
 # %% ../nbs/01a_backbones.ipynb #f22791fd
 def _mobilenet_split(m:nn.Module):
@@ -177,7 +177,7 @@ def imagenet_groups(vocab,  # the model's labels
         raise ValueError(f"Not ImageNet class names: {', '.join(map(repr, bad[:10]))} (see mlic.backbones.IMAGENET_CLASSES)")
     return groups
 
-# %% ../nbs/01a_backbones.ipynb #d55cf134
+# %% ../nbs/01a_backbones.ipynb #5731f5be
 def pretrained_classifier(learn) -> tuple[torch.Tensor, torch.Tensor]:
     "Weight `(1000, n_features)` and bias of the ImageNet classifier of `learn`'s pretrained network, the layer `vision_learner` cut off."
     if not getattr(learn, 'pretrained', False): raise ValueError("The learner has random weights: there is no pretrained classifier")
@@ -230,7 +230,7 @@ class ZeroShotPrior(nn.Module):
 
     def forward(self, x):
         if not self.n_base and not getattr(self, '_warned', False):
-            warnings.warn("The zero-shot prior has no base rates: call `set_prior_base(learn)` after training (`fit_head` sets them)")
+            warnings.warn("The zero-shot prior has no base rates: call `mlic.learner.set_prior_base(learn)` after training (`fit_head` sets them)")
             self._warned = True
         s_in, s_out = self._sums(x)
         lo = (s_in.clamp_min(1e-30).log() - s_out.clamp_min(1e-30).log()).clamp(-13.8155, 13.8155)  # at most the log-odds of 1 - 1e-6
@@ -265,13 +265,3 @@ def add_zero_shot_prior(learn, groups:dict|None=None) -> dict:
     learn.model[1] = HeadWithPrior.wrap(head, prior.to(next(head.parameters()).device))
     learn.opt = None; learn.freeze()
     return groups
-
-def set_prior_base(learn, dl=None):
-    "Set the base rates of `learn`'s zero-shot prior from the images of `dl` (default: the training images, without augmentation)."
-    hp = learn.model[1][-1]
-    if not isinstance(hp, HeadWithPrior): raise ValueError("The learner has no zero-shot prior (see `add_zero_shot_prior`)")
-    dl = dl or learn.dls.test_dl(learn.dls.train.items)
-    learn.model.eval(); feats = []
-    with torch.no_grad():
-        for b in dl: feats.append(learn.model[1][:2](learn.model[0](b[0]))[:, hp.avg_from:].float())
-    hp.prior.set_base(torch.cat(feats))
