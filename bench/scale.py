@@ -9,7 +9,8 @@
 (b) loading: images/s (full passes, worker start-up included) of the shard reader (`shard_dls`, 224-px random crops of JPEGs stored at 256 px) and of a plain
     fastai folder DataLoader (`multilabel_dls` on the original files), each against its decode bound: PIL decode and
     resize of the same JPEG files in a tight loop (each image dropped as soon as it is made, as a loader does) in as
-    many processes as the loader has workers. The 994 shared VOC images are read 10 times over (`--repeat`), so that
+    many processes as the loader has workers. The shard reader resizes with PyTorch's kernel (`resize_box`), so it
+    is also compared with a bound that does the same: PIL decode, `resize_box` resize. The 994 shared VOC images are read 10 times over (`--repeat`), so that
     starting the workers each pass weighs little. The four are
     measured in turn, 3 rounds; ratios are medians of the rounds' wall-clock ratios (range in brackets), and of images
     per CPU-second, which other jobs on a shared machine do not change.
@@ -29,7 +30,7 @@ from fastai.vision.all import (DataLoader, DataLoaders, Pipeline, Callback, IntT
 from mlic.data import read_dataset, multilabel_dls, open_image
 from mlic.backbones import multilabel_learner, get_arch
 from mlic.learner import gpu_speedups
-from mlic.scale import SparseLabels, MaskedLoss, MultiHotBatch, batch_targets, write_shards, shard_dls, open_jpeg
+from mlic.scale import SparseLabels, MaskedLoss, MultiHotBatch, batch_targets, write_shards, shard_dls, open_jpeg, resize_box
 
 ROWS = []
 def row(part, measure, value, goal='', ratio=''): ROWS.append(dict(part=part, measure=measure, value=value, goal=goal, ratio=ratio))
@@ -62,7 +63,7 @@ def bench_labels(n, c, tmp:Path):
     store = SparseLabels.load(tmp/'store')
     rng = np.random.default_rng(1)
     batches = [rng.choice(len(store), 256, replace=False) for _ in range(1000)]
-    def targets(ids): return batch_targets(*map(torch.from_numpy, store.coo(ids)), len(ids), store.c)
+    def targets(ids): return batch_targets(*store.coo(ids), len(ids), store.c)
     for ids in batches: targets(ids)
     rss = proc.memory_info().rss - rss0
     threads = torch.get_num_threads()
@@ -83,24 +84,29 @@ def bench_labels(n, c, tmp:Path):
 
 # (b) loading ------------------------------------------------------------------------------------------------------
 def _decode_resize(src, size=224):
-    "The decode bound's unit of work: decode a JPEG (draft mode where it helps) and resize it to `size` x `size`, nothing else."
+    "The decode bound's unit of work: decode a JPEG (draft mode where it helps) and resize it to `size` x `size` with PIL, nothing else."
     return open_jpeg(src, size, fixes=False).resize((size, size), Image.Resampling.BILINEAR)
 
-def _decode_many(srcs): return sum(_decode_resize(s) is not None for s in srcs)  # each image dropped at once, as a loader does
+def _decode_resize_torch(src, size=224):
+    "The same with the shard reader's resize: PyTorch's kernel, to a uint8 tensor."
+    im = open_jpeg(src, size, fixes=False)
+    return resize_box(im, (0, 0, *im.size), (size, size))
+
+def _decode_many(srcs, f=_decode_resize): return sum(f(s) is not None for s in srcs)  # each image dropped at once, as a loader does
 
 def cpu_seconds() -> float:
     "CPU time of this process and of its finished children (DataLoader workers and pool processes end after each pass)."
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
-def decode_bound(srcs, workers):
-    "Images/s and images per CPU-second of `_decode_resize` over `srcs` (bytes or paths) in `workers` processes."
-    parts = np.array_split(np.arange(len(srcs)), workers)
+def decode_bound(srcs, workers, f=_decode_resize):
+    "Images/s and images per CPU-second of `f` (decode and resize) over `srcs` (bytes or paths) in `workers` processes."
+    parts, many = np.array_split(np.arange(len(srcs)), workers), partial(_decode_many, f=f)
     c0 = cpu_seconds()
     with mp.get_context('fork').Pool(workers) as pool:
-        pool.map(_decode_many, [[srcs[0]]] * workers)  # start the processes before the clock
+        pool.map(many, [[srcs[0]]] * workers)  # start the processes before the clock
         t0 = time.perf_counter()
-        n = sum(pool.map(_decode_many, [[srcs[i] for i in p] for p in parts]))
+        n = sum(pool.map(many, [[srcs[i] for i in p] for p in parts]))
         secs = time.perf_counter() - t0
     return n / secs, n / (cpu_seconds() - c0)
 
@@ -125,9 +131,10 @@ def bench_loading(data, workers, tmp:Path, repeat=10, rounds=3, bs=64):
     sdls = shard_dls(tmp/'shards', bs=bs, size=224, num_workers=workers, device='cpu')
     targets = Pipeline([MultiHotBatch(len(sdls.vocab))])
     with quiet(): fdls = multilabel_dls(df, bs=bs, size=224, num_workers=workers, device='cpu')
-    runs = {k: [] for k in ('sbound', 'shard', 'fbound', 'folder')}
-    for _ in range(rounds):  # interleaved, so that other jobs on the machine weigh on all four alike
+    runs = {k: [] for k in ('sbound', 'tbound', 'shard', 'fbound', 'folder')}
+    for _ in range(rounds):  # interleaved, so that other jobs on the machine weigh on all five alike
         runs['sbound'].append(decode_bound(jpgs, workers))
+        runs['tbound'].append(decode_bound(jpgs, workers, _decode_resize_torch))
         runs['shard'].append(loader_rate([sdls.train.new(drop_last=False, after_batch=targets), sdls.valid.new(after_batch=targets)]))
         runs['fbound'].append(decode_bound(list(df.path), workers))
         runs['folder'].append(loader_rate([fdls.train.new(drop_last=False, after_batch=Pipeline([])), fdls.valid.new(after_batch=Pipeline([]))]))
@@ -137,8 +144,10 @@ def bench_loading(data, workers, tmp:Path, repeat=10, rounds=3, bs=64):
         return f'{np.median(w):.2f} wall ({w.min():.2f}-{w.max():.2f}); {np.median(r[a][:, 1] / r[b][:, 1]):.2f} CPU'
     ips = lambda k: f'{np.median(r[k][:, 0]):.0f} img/s'
     row('b loading', f'write_shards: {len(df)} VOC images ({repeat} x {len(df)//repeat}) -> JPEGs at 256 px, {workers} threads', f'{len(df)/wsecs:.0f} img/s', '', '')
-    row('b loading', f'decode bound, shard JPEGs (256 px -> 224), {workers} processes', ips('sbound'), '', '1.00')
+    row('b loading', f'decode bound, shard JPEGs (256 px -> 224), PIL decode and resize, {workers} processes', ips('sbound'), '', '1.00')
     row('b loading', f'shard reader (shard_dls, {workers} workers, {len(jpgs)} images)', ips('shard'), '>= 0.9x its bound', ratio('shard', 'sbound'))
+    row('b loading', f'decode bound, shard JPEGs, PIL decode, the reader\'s resize (resize_box), {workers} processes', ips('tbound'), '', ratio('tbound', 'sbound'))
+    row('b loading', 'shard reader against that bound', '', '', ratio('shard', 'tbound'))
     row('b loading', f'decode bound, original files (~500 px -> 224), {workers} processes', ips('fbound'), '', '1.00')
     row('b loading', f'fastai folder DataLoader (multilabel_dls, {workers} workers)', ips('folder'), '', ratio('folder', 'fbound'))
     row('b loading', 'shard reader / folder DataLoader', '', '', ratio('shard', 'folder'))
