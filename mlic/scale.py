@@ -251,7 +251,7 @@ def read_manifest(path) -> dict:
     if not fn.exists(): raise FileNotFoundError(f"{path} has no manifest.json: write shards with `write_shards`")
     return json.loads(fn.read_text())
 
-# %% ../nbs/07_scale.ipynb #ab9b4678
+# %% ../nbs/07_scale.ipynb #3984fefe
 class _ShardItem:
     "A WebDataset sample as an item: (image, label indices, label values)."
     def __init__(self, min_side:int|None, values:str|None): store_attr()
@@ -266,6 +266,7 @@ _TORCH_RESAMPLE = {Image.Resampling.BILINEAR: 'bilinear', Image.Resampling.BICUB
 
 def resize_box(im:Image.Image, box:tuple, size:tuple, resample=Image.Resampling.BILINEAR) -> Tensor:
     "The `box` (left, top, right, bottom) cut out of RGB `im` and resized to `size` (w, h), as fastai's crop does, in a uint8 `(3, h, w)` tensor; bilinear and bicubic by PyTorch's vectorised kernel."
+    if im.mode != 'RGB': im = im.convert('RGB')
     if tuple(box) != (0, 0, *im.size): im = im.crop(box)
     if resample not in _TORCH_RESAMPLE:  # nearest, box, Hamming, Lanczos: PIL
         return torch.from_numpy(np.array(im.resize(size, resample))).permute(2, 0, 1)
@@ -306,7 +307,7 @@ def shard_dataset(path,  # folder written by `write_shards`
     if shuffle: ds = ds.compose(wds.detshuffle(bufsize, seed=seed))
     return ds.map(_ShardItem(min_side, man['values'])) if decode else ds
 
-# %% ../nbs/07_scale.ipynb #69056b7f
+# %% ../nbs/07_scale.ipynb #5a148dfb
 class MultiHotBatch(ItemTransform):
     "Batch transform `(x, rows, cols, vals) -> (x, targets)`, the targets scattered on the device of `x`."
     order = 0
@@ -315,16 +316,16 @@ class MultiHotBatch(ItemTransform):
         x, rows, cols, vals = b
         return x, batch_targets(rows, cols, vals, len(x), self.c, x.device)
 
-def _batch_buffer(n:int, shape:tuple) -> Tensor:
-    "An empty uint8 tensor `(n, *shape)`; in a DataLoader worker in shared memory, as PyTorch's own collate does, so that sending it copies nothing."
-    out = torch.empty(0, dtype=torch.uint8)
+def _batch_buffer(n:int, shape:tuple, dtype=torch.uint8) -> Tensor:
+    "An empty tensor `(n, *shape)`; in a DataLoader worker in shared memory, as PyTorch's own collate does, so that sending it copies nothing."
+    out = torch.empty(0, dtype=dtype)
     if torch.utils.data.get_worker_info() is not None:
         out = out.new(out._typed_storage()._new_shared(n * math.prod(shape), device='cpu'))
     return out.resize_(n, *shape)
 
 def _stack_images(xs) -> TensorImage:
-    "uint8 images as one (n, 3, h, w) batch, by one copy: `(3, h, w)` tensors as they are, PIL images or `(h, w, 3)` arrays in channels-last memory."
-    if isinstance(xs[0], Tensor): return TensorImage(torch.stack(xs, out=_batch_buffer(len(xs), xs[0].shape)))
+    "Images as one (n, 3, h, w) batch, by one copy: `(3, h, w)` tensors as they are, PIL images or uint8 `(h, w, 3)` arrays in channels-last memory."
+    if isinstance(xs[0], Tensor): return TensorImage(torch.stack(xs, out=_batch_buffer(len(xs), xs[0].shape, xs[0].dtype)))
     arrs = [np.asarray(x) for x in xs]
     out = _batch_buffer(len(arrs), arrs[0].shape)
     np.stack(arrs, out=out.numpy())
