@@ -10,9 +10,9 @@
     fastai folder DataLoader (`multilabel_dls` on the original files), each against its decode bound: PIL decode and
     resize of the same JPEG files in a tight loop (each image dropped as soon as it is made, as a loader does) in as
     many processes as the loader has workers. The shard reader resizes with PyTorch's kernel (`resize_box`), so it
-    is also compared with a bound that does the same: PIL decode, `resize_box` resize. The 994 shared VOC images are read 10 times over (`--repeat`), so that
-    starting the workers each pass weighs little. The four are
-    measured in turn, 3 rounds; ratios are medians of the rounds' wall-clock ratios (range in brackets), and of images
+    is also compared with a bound that does the same: PIL decode, `resize_box` resize. The 994 shared VOC images are
+    read 10 times over (`--repeat`), so that starting the workers each pass weighs little. The five are measured in
+    turn, 3 rounds; ratios are medians of the rounds' wall-clock ratios (range in brackets), and of images
     per CPU-second, which other jobs on a shared machine do not change.
 (c) GPU (only where `torch.cuda.is_available()`): training images/s of ResNet-50 at 224 px, mixed precision and
     channels-last, through mlic's fastai path against a plain PyTorch loop, both on the same batch kept on the GPU.
