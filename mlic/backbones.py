@@ -177,7 +177,7 @@ def imagenet_groups(vocab,  # the model's labels
         raise ValueError(f"Not ImageNet class names: {', '.join(map(repr, bad[:10]))} (see mlic.backbones.IMAGENET_CLASSES)")
     return groups
 
-# %% ../nbs/01a_backbones.ipynb #5731f5be
+# %% ../nbs/01a_backbones.ipynb #08338d17
 def pretrained_classifier(learn) -> tuple[torch.Tensor, torch.Tensor]:
     "Weight `(1000, n_features)` and bias of the ImageNet classifier of `learn`'s pretrained network, the layer `vision_learner` cut off."
     if not getattr(learn, 'pretrained', False): raise ValueError("The learner has random weights: there is no pretrained classifier")
@@ -252,6 +252,10 @@ class HeadWithPrior(nn.Module):
         out = self.head(x)
         if self.training or not self.use_prior: return out
         return out + self.prior(x[:, self.avg_from:]).to(out.dtype)
+
+    def set_base(self, x):
+        "Set the prior's base rates from the pooled features `x` (the input of this module) of the training images."
+        self.prior.set_base(x[:, self.avg_from:])
 
 def add_zero_shot_prior(learn, groups:dict|None=None) -> dict:
     "Ensemble `learn`'s head with its pretrained classifier for the labels that have ImageNet `groups` (default `imagenet_groups`); returns the groups used."

@@ -45,7 +45,7 @@ def predict_tta(learn, dl=None, tta:bool=True):
     with learn.no_bar(): probs, targs, loss = learn.get_preds(dl=dl, with_loss=True)
     return (flip_average(learn, dl, probs) if tta else probs), targs, loss
 
-# %% ../nbs/04_train_voc.ipynb #1d94df8a
+# %% ../nbs/04_train_voc.ipynb #39a65e83
 def head_features(learn, dl, flip:bool=True):
     "Pooled body features (the input of the head's layers after pooling) of every image of `dl`, and of its mirror image."
     body, pool = learn.model[0], learn.model[1][:2]
@@ -61,7 +61,7 @@ def set_prior_base(learn, dl=None):
     hp = learn.model[1][-1]
     if not isinstance(hp, HeadWithPrior): raise ValueError("The learner has no zero-shot prior (see `add_zero_shot_prior`)")
     dl = dl or learn.dls.test_dl(learn.dls.train.items, with_labels=True)
-    hp.prior.set_base(head_features(learn, dl, flip=False)[0][:, hp.avg_from:])
+    hp.set_base(head_features(learn, dl, flip=False)[0])
 
 def fit_head(learn, steps:int=400, lr:float=3e-3, wd:float=1e-2, bs:int=128, flip:bool=True) -> list:
     "Train the head on cached body features of the training images (AdamW, one-cycle); returns the losses. Also sets the base rates of a zero-shot prior (chapter 01a)."
@@ -69,7 +69,7 @@ def fit_head(learn, steps:int=400, lr:float=3e-3, wd:float=1e-2, bs:int=128, fli
     X, Y = head_features(learn, dl, flip)
     head = learn.model[1][2:]
     for m in head.modules():
-        if isinstance(m, HeadWithPrior): m.prior.set_base(X[:, m.avg_from:])  # the zero-shot prior's base rates (chapter 01a)
+        if isinstance(m, HeadWithPrior): m.set_base(X)  # the zero-shot prior's base rates (chapter 01a)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=wd)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     g, losses = torch.Generator().manual_seed(0), []
