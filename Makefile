@@ -3,11 +3,11 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SHARED := $(abspath ../shared)
-# Offline defaults: the ImageNet MobileNetV2 in ../shared when there is one; never probe the network in tests.
+# The ImageNet MobileNetV2 in ../shared when there is one; else torchvision's download (online) or none (offline).
 export MLIC_WEIGHTS ?= $(if $(wildcard $(SHARED)/weights),$(SHARED)/weights,)
 RUN ?= runs/demo
 
-.PHONY: demo test install clean-nbs export readme
+.PHONY: demo test test-noweights install clean-nbs export readme docs outputs
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -20,8 +20,13 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/mlic-demo --out $(RUN)
 
+# Tests read only the bundled samples (MLIC_DATA=data: no data set is ever downloaded); weights as above.
 test: $(VENV)/.installed
-	MLIC_OFFLINE=1 PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) .ci/test_all.py
+	MLIC_DATA="$(CURDIR)/data" PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) .ci/test_all.py
+
+# What a fresh clone gets offline with nothing beside it: no pretrained weights, no ../shared (CI runs it too).
+test-noweights: $(VENV)/.installed
+	MLIC_WEIGHTS= MLIC_SHARED=/nonexistent MLIC_OFFLINE=1 MLIC_DATA="$(CURDIR)/data" PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) .ci/test_all.py --no-weights
 
 export: $(VENV)/.installed
 	$(VENV)/bin/nbdev-export
@@ -31,3 +36,11 @@ clean-nbs: $(VENV)/.installed
 
 readme: $(VENV)/.installed
 	$(PY) .ci/readme.py
+
+# The course as a static site in _site/, offline (nbdev's processing, then nbconvert: no quarto).
+docs: $(VENV)/.installed
+	MLIC_OFFLINE=1 $(PY) .ci/docs.py --out _site
+
+# Run every notebook top to bottom and keep its outputs (figures, tables, printed metrics), as a reader sees them.
+outputs: $(VENV)/.installed
+	MLIC_DATA="$(CURDIR)/data" PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) .ci/outputs.py

@@ -2,10 +2,15 @@
 
 1. `nbdev-clean` and `nbdev-export` leave the notebooks and the library unchanged, and README.md matches
    `nbs/index.ipynb` (one check);
-2. `nbdev-test` passes for each notebook in `nbs/` (one check per notebook);
-3. `pytest tests/` (one per test).
+2. the notebooks keep their outputs: every chapter that draws figures has them, and no notebook is over its size
+   budget (one check);
+3. `nbdev-test` passes for each notebook in `nbs/` (one check per notebook);
+4. `pytest tests/` (one per test).
+
+`--no-weights` (`make test-noweights`): what a fresh clone gets offline with nothing beside it. The environment has no
+pretrained weights and no `../shared`; checks 3 and 4 run, and the tests that need either are skipped, each saying why.
 """
-import hashlib, subprocess, sys, time, xml.etree.ElementTree as ET
+import hashlib, json, re, subprocess, sys, time, xml.etree.ElementTree as ET
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -33,6 +38,28 @@ def check_sync():
     if changed: print('  run `nbdev-clean && nbdev-export` and commit the result')
     return not changed
 
+NB_BUDGET, ALL_BUDGET = 1.5e6, 10e6  # bytes: each notebook, and all of them together
+_re_draws = re.compile(r'\b(plot_\w+|show_batch|show_images|show_image|plt\.|\.plot[.(]|imshow)\(?')
+
+def _draws(cell) -> bool:
+    "Whether a code cell draws a figure (a plotting call outside the library's own `#| export` code)."
+    src = ''.join(cell['source'])
+    return cell['cell_type'] == 'code' and not src.lstrip().startswith('#| export') and bool(_re_draws.search(src))
+
+def _images(nb) -> int: return sum('image/png' in o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', []))
+
+def check_outputs():
+    "Every notebook with a cell that draws has image outputs, and the notebooks stay within their size budgets."
+    ok, total = True, 0
+    for f in sorted((root/'nbs').glob('[!_.]*.ipynb')):
+        size, nb = f.stat().st_size, json.loads(f.read_text())
+        total += size
+        if size > NB_BUDGET: print(f'  {f.name}: {size/1e6:.2f} MB, over the {NB_BUDGET/1e6} MB budget'); ok = False
+        if any(map(_draws, nb['cells'])) and not _images(nb):
+            print(f'  {f.name} draws figures but keeps none: run `make outputs` and commit the notebooks'); ok = False
+    if total > ALL_BUDGET: print(f'  all notebooks: {total/1e6:.2f} MB, over the {ALL_BUDGET/1e6} MB budget'); ok = False
+    return ok
+
 def test_notebooks():
     "nbdev-test, one notebook at a time, so each counts on its own."
     res = []
@@ -47,7 +74,7 @@ def test_notebooks():
 def test_pytest():
     "pytest tests/, counted from its JUnit XML."
     xml = root/'.last_pytest.xml'
-    r = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', f'--junitxml={xml}'], cwd=root)
+    r = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-rs', f'--junitxml={xml}'], cwd=root)
     if r.returncode not in (0, 1, 5): return 0, 1, 0  # pytest itself broke: count it as a failure
     if not xml.exists(): return 0, 1, 0
     s = ET.parse(xml).getroot()
@@ -56,16 +83,22 @@ def test_pytest():
     return n-f-e-sk, f+e, sk
 
 if __name__ == '__main__':
-    t0 = time.time()
-    print('== nbdev-clean / nbdev-export leave no diff', flush=True)
-    sync = check_sync()
-    print(f"  {'PASS' if sync else 'FAIL'} notebooks clean and library in sync", flush=True)
+    t0, noweights = time.time(), '--no-weights' in sys.argv
+    checks = []
+    if not noweights:
+        print('== nbdev-clean / nbdev-export leave no diff', flush=True)
+        checks.append(check_sync())
+        print(f"  {'PASS' if checks[-1] else 'FAIL'} notebooks clean and library in sync", flush=True)
+        print('== notebooks keep their outputs, within their size budgets', flush=True)
+        checks.append(check_outputs())
+        print(f"  {'PASS' if checks[-1] else 'FAIL'} outputs kept", flush=True)
+    else: print('== as a fresh clone offline with nothing beside it: no pretrained weights, no ../shared', flush=True)
     print('== nbdev-test, per notebook', flush=True)
     nbs = test_notebooks()
     print('== pytest tests/', flush=True)
     p_ok, p_fail, p_skip = test_pytest()
-    passed = sync + sum(nbs) + p_ok
-    failed = (not sync) + (len(nbs)-sum(nbs)) + p_fail
+    passed = sum(checks) + sum(nbs) + p_ok
+    failed = (len(checks) - sum(checks)) + (len(nbs)-sum(nbs)) + p_fail
     print(f'({time.time()-t0:.0f}s: {len(nbs)} notebooks, {p_ok+p_fail+p_skip} pytest tests)')
     print(f'{passed} passed, {failed} failed' + (f', {p_skip} skipped' if p_skip else ''))
     sys.exit(1 if failed else 0)

@@ -7,13 +7,14 @@ mirror images), squished to --size: `cam_learner`'s head (average pooling + one 
 default head (mlic's recipe: Grad-CAM at the body's output). On the validation images, for each class with a box in
 the image, a hit is a map peak within 15 pixels of a box of that class (Zhang et al. 2016); maps are averaged with
 those of the mirror image unless --no-flip. The centre baseline always points at the image centre; every row is
-scored on the same (image, class) pairs. Prints one table. About 40 minutes on two busy CPU cores at 704 pixels.
+scored on the same (image, class) pairs. Prints one table and writes it to bench/results/cam_pointing.json (read by
+chapter 06). About 40 minutes on two busy CPU cores at 704 pixels.
 """
 import argparse, time
-import numpy as np, pandas as pd
-from _common import quiet, SHARED
+from _common import quiet, SHARED, save_results
 from fastai.vision.all import Resize, set_seed
-from mlic.data import read_vocdevkit, multilabel_dls
+from mlic.data import multilabel_dls
+from mlic.datasets import read_vocdevkit
 from mlic.backbones import multilabel_learner
 from mlic.losses import BCELossMulti
 from mlic.learner import fit_head
@@ -57,7 +58,12 @@ c = base.centre_hit.values
 print(f"\n{len(base)} (image, class) pairs in {base.file.nunique()} images; 'small': the class's largest box covers < 1/4 "
       f"of the image ({small.sum()} pairs); hit = peak within {a.tol:g} px of a box of the class\n")
 print(f"{'':32} {'all':>7} {'vs centre':>10} {'small':>7} {'vs centre':>10}")
+table = []
 for name, h in rows:
     print(f'{name:32} {h.mean():7.1%} {(h.mean() - c.mean()) * 100:+9.1f}p {h[small].mean():7.1%} '
           f'{(h[small].mean() - c[small].mean()) * 100:+9.1f}p')
+    table.append({'method': name.strip(), 'hits, all pairs': f'{h.mean():.1%}', 'vs centre': f'{(h.mean() - c.mean()) * 100:+.1f} points',
+                  'hits, small objects': f'{h[small].mean():.1%}', 'vs centre, small': f'{(h[small].mean() - c[small].mean()) * 100:+.1f} points'})
+save_results('cam_pointing', table, n_pairs=len(base), n_images=int(base.file.nunique()), n_small=int(small.sum()), size=a.size,
+             flip=a.flip, tol=a.tol)
 print(f'\n({time.time() - t0:.0f}s)')

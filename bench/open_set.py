@@ -10,7 +10,7 @@ for `--target` OOD rejection on one half of the OOD images and reported on the o
 import argparse, time
 import numpy as np, pandas as pd
 from _common import quiet, SHARED
-from mlic.data import read_pets, read_pascal_csv
+from mlic.datasets import read_pets, read_pascal_csv
 from mlic.open_set import train_open_set, confidences, choose_threshold, open_set_report, synthetic_ood, voc_without_pets
 
 p = argparse.ArgumentParser()

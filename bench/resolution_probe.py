@@ -3,14 +3,16 @@
     python bench/resolution_probe.py
 
 Features: average and max pooled, each averaged with the mirror image; heads trained on the 506 train images, mAP on
-the 488 val images. The figures behind chapter 04's "resolution matters most".
+the 488 val images. The figures behind chapter 04c's "resolution matters most", written to
+bench/results/resolution_probe.json.
 """
 import time
-from _common import SHARED
+from _common import SHARED, save_results
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image
 from torchvision import models
-from mlic.data import read_pascal_csv, label_matrix
+from mlic.data import label_matrix
+from mlic.datasets import read_pascal_csv
 from mlic.backbones import load_state_dict
 from mlic.metrics import mean_ap
 torch.set_num_threads(2)
@@ -50,6 +52,7 @@ def head(X, epochs=300, wd=1e-3, lr=1e-2, hidden=0):
     m.eval()
     with torch.no_grad(): return mean_ap(torch.sigmoid(m(Xv)).numpy(), Y[va])
 from sklearn.linear_model import LogisticRegression
+rows = []
 for size, mode in [(224,'squish'), (320,'squish'), (416, 'squish')]:
     X = feats(size, mode)
     res = {f'lin wd{wd}': head(X, wd=wd) for wd in (1e-4, 1e-2, 1e-1)}
@@ -63,3 +66,5 @@ for size, mode in [(224,'squish'), (320,'squish'), (416, 'squish')]:
         P[:, c] = LogisticRegression(C=0.01, max_iter=500).fit(Xs[tr], Y[tr, c]).predict_proba(Xs[va])[:, 1]
     res['sk logreg avg C.01'] = mean_ap(P, Y[va])
     print(size, mode, {k: round(v, 3) for k, v in res.items()}, flush=True)
+    rows.append({'size': size, **{f'mAP, {k}': round(v, 3) for k, v in res.items()}})
+save_results('resolution_probe', rows, n_train=int(tr.sum()), n_valid=int(va.sum()))

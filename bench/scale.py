@@ -18,7 +18,7 @@
     channels-last, through mlic's fastai path against a plain PyTorch loop, both on the same batch kept on the GPU.
 Prints one table: part, measure, value, goal, ratio.
 """
-import argparse, gc, io, multiprocessing as mp, os, resource, shutil, tarfile, tempfile, time
+import argparse, gc, multiprocessing as mp, os, resource, shutil, tarfile, tempfile, time
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp, psutil, torch
@@ -27,7 +27,8 @@ from PIL import Image
 from _common import quiet, SHARED
 from fastai.vision.all import (DataLoader, DataLoaders, Pipeline, Callback, IntToFloatTensor, Normalize, TensorImage, OptimWrapper,
                                create_vision_model, imagenet_stats)
-from mlic.data import read_dataset, multilabel_dls, open_image
+from mlic.data import multilabel_dls
+from mlic.datasets import read_dataset
 from mlic.backbones import multilabel_learner, get_arch
 from mlic.learner import gpu_speedups
 from mlic.scale import SparseLabels, MaskedLoss, MultiHotBatch, batch_targets, write_shards, shard_dls, open_jpeg, resize_box

@@ -6,19 +6,21 @@ Both train on the `is_valid == False` images and are scored on the `is_valid == 
 Prints one table: mAP, macro-F1 at each recipe's thresholds (fastbook: 0.2 for every class; mlic: per-class,
 tuned on one half of the validation images and scored on the other, averaged both ways, so no image scores the
 thresholds it chose), and training seconds (fastbook: data, learner and `fine_tune`; mlic: feature caching, head training, and any fine-tuning).
-A third row scores mlic's trained head alone, without the zero-shot prior of the pretrained classifier (chapter 01a).
+A third row scores mlic's trained head alone, without the zero-shot prior of the pretrained classifier (chapter 04a).
+Writes bench/results/voc_recipes.json (read by chapter 04c).
 """
 import argparse, time
 import numpy as np
-from _common import quiet, SHARED
+from _common import quiet, SHARED, save_results
 from fastai.vision.all import set_seed
-from mlic.data import read_pascal_csv
-from mlic.learner import train_run, predict_tta, fastbook_recipe
-from mlic.backbones import HeadWithPrior
+from mlic.datasets import read_pascal_csv
+from mlic.learner import predict_tta
+from mlic.recipe import train_run, fastbook_recipe
+from mlic.zero_shot import HeadWithPrior
 from mlic.metrics import mean_ap, f1, per_class_thresholds
 
 def fastbook(df, arch):
-    "fastbook chapter 6 (`mlic.learner.fastbook_recipe`: as printed, but for the explicit vocabulary)."
+    "fastbook chapter 6 (`mlic.recipe.fastbook_recipe`: as printed, but for the explicit vocabulary)."
     t0 = time.time()
     learn = fastbook_recipe(df, arch)
     secs = time.time() - t0
@@ -62,3 +64,5 @@ if __name__ == '__main__':
     print(f'\n| recipe | mAP | macro-F1 | training seconds |\n|---|---|---|---|')
     for n, m, f, s in rows: print(f'| {n} | {m:.3f} | {f:.3f} | {s:.0f} |')
     print(f'mlic / fastbook: mAP {rows[1][1]/rows[0][1]:.2f}x, time {rows[1][3]/rows[0][3]:.2f}x')
+    save_results('voc_recipes', [{'recipe': n, 'mAP': round(m, 3), 'macro-F1': round(f, 3), 'training seconds': round(s)} for n, m, f, s in rows],
+                 n_train=int((df.split == 'train').sum()), n_valid=int((df.split == 'valid').sum()), arch=a.arch)

@@ -4,15 +4,14 @@
 
 Each generated image has one class of its own, so the targets of a batch say which samples it held. Every process
 writes OUT/rank{R}.pt: its first training batch, the weights before and after the first optimiser step, the samples
-it read, and what fastai's `DistributedDL` gave it on an indexed DataLoader (mlic's patch broadcasts on the CPU).
+it read, and what mlic's `GlooDistributedDL` (fastai's `DistributedDL`, broadcasting on the CPU) gave it on an indexed DataLoader.
 """
 import sys
 from pathlib import Path
 import torch
 from torch import nn
 from fastai.vision.all import Learner, SGD, Callback, DataLoader, rank_distrib
-from fastai.distributed import DistributedDL
-from mlic.scale import shard_dls, MaskedLoss, distrib_kwargs
+from mlic.scale import shard_dls, MaskedLoss, distrib_ctx, GlooDistributedDL
 
 def weights(model): return {k: v.detach().cpu().clone() for k, v in getattr(model, 'module', model).state_dict().items()}
 
@@ -32,9 +31,9 @@ torch.manual_seed(0)
 model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, len(dls.vocab)))
 rec = Record()
 learn = Learner(dls, model, loss_func=MaskedLoss(), opt_func=SGD, lr=0.1, cbs=rec)
-with learn.distrib_ctx(**distrib_kwargs()), learn.no_bar():
+with distrib_ctx(learn), learn.no_bar():
     learn.fit(1)
     backend, world = torch.distributed.get_backend(), torch.distributed.get_world_size()
-    indexed = [int(i) for b in DistributedDL(DataLoader(list(range(10)), bs=2)) for i in b]
+    indexed = [int(i) for b in GlooDistributedDL(DataLoader(list(range(10)), bs=2)) for i in b]
 torch.save(dict(backend=backend, world=world, n_batches=len(dls.train), indexed=indexed, seen=rec.seen, **rec.first),
            out/f'rank{rank_distrib()}.pt')

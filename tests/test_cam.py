@@ -71,7 +71,7 @@ def test_grad_cam_on_any_head_and_layer_leaves_nothing_behind(arch, layer, hw):
     assert hooks_left(net) == 0 and all(p.grad is None for p in net.parameters())
 
 def test_grad_cam_through_a_zero_shot_prior_that_covers_some_labels():
-    from mlic.backbones import ZeroShotPrior, HeadWithPrior
+    from mlic.zero_shot import ZeroShotPrior, HeadWithPrior
     torch.manual_seed(0)
     net, x = create_vision_model(models.mobilenet_v2, 3, pretrained=False), torch.randn(2, 3, 96, 96)
     prior = ZeroShotPrior.from_groups(torch.randn(1000, 1280) * 0.05, torch.zeros(1000), {'a': ['tabby', 'tiger cat']}, ['a', 'b', 'c'])
@@ -120,11 +120,11 @@ def trained(shapes, make, out):
     return export_model(learn, out)
 
 @pytest.fixture(scope='module')
-def cam_model(shapes, tmp_path_factory, shared):
+def cam_model(shapes, tmp_path_factory, weights):
     return trained(shapes, cam_learner, tmp_path_factory.mktemp('m')/'cam')
 
 @pytest.fixture(scope='module')
-def default_model(shapes, tmp_path_factory, shared):
+def default_model(shapes, tmp_path_factory, weights):
     return trained(shapes, multilabel_learner, tmp_path_factory.mktemp('m')/'default')
 
 def hit_rates(recs, shapes):

@@ -2,22 +2,23 @@
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
+from conftest import weights_args
 
 ROOT = Path(__file__).resolve().parent.parent
 VOC = ROOT/'data'/'voc2007'
 MLIC = Path(sys.executable).parent/'mlic'
 
 def mlic(*args, check=True):
-    env = {**os.environ, 'MLIC_OFFLINE': '1'}
+    env = dict(os.environ)
     env.pop('MLIC_DATA', None)
     r = subprocess.run([str(MLIC), *map(str, args)], capture_output=True, text=True, env=env, timeout=900)
     if check: assert r.returncode == 0, r.stderr[-3000:]
     return r
 
 @pytest.fixture(scope='module')
-def model(tmp_path_factory, shared):
+def model(tmp_path_factory, weights):
     out = tmp_path_factory.mktemp('m')/'voc'
-    r = mlic('train', '--data', VOC, '--size', '128', '--weights', shared/'weights', '--out', out)
+    r = mlic('train', '--data', VOC, '--size', '128', *weights_args(weights), '--out', out)
     assert f'Model written to {out.resolve()}' in r.stdout
     return out
 
@@ -69,9 +70,9 @@ def test_user_errors_are_one_line_not_a_traceback(tmp_path):
     r = mlic('predict', '--model', tmp_path, 'x.jpg', check=False)
     assert r.returncode == 2 and 'is not an mlic model' in r.stderr and 'Traceback' not in r.stderr
 
-def test_pets_folder_trains_the_open_set_model_and_noise_gets_no_label(tmp_path, shared):
+def test_pets_folder_trains_the_open_set_model_and_noise_gets_no_label(tmp_path, weights):
     out = tmp_path/'pets'
-    r = mlic('train', '--data', ROOT/'data'/'pets', '--size', '160', '--weights', shared/'weights', '--out', out)
+    r = mlic('train', '--data', ROOT/'data'/'pets', '--size', '160', *weights_args(weights), '--out', out)
     assert 'Open-set Pets model' in r.stdout
     meta = json.loads((out/'model.json').read_text())
     assert meta['open_set'] and len(set(meta['thresholds'])) == 1 and len(meta['vocab']) == 37
@@ -82,25 +83,25 @@ def test_pets_folder_trains_the_open_set_model_and_noise_gets_no_label(tmp_path,
     lines = [json.loads(l) for l in mlic('predict', '--model', out, tmp_path/'noise.png', tmp_path/'flat.png').stdout.splitlines()]
     assert [l['labels'] for l in lines] == [[], []] and all(len(l['scores']) == 37 for l in lines)
 
-def test_train_refuses_bad_rows_or_skips_them_when_asked(tmp_path, shared):
+def test_train_refuses_bad_rows_or_skips_them_when_asked(tmp_path, weights):
     imgs = sorted((VOC/'VOCdevkit'/'VOC2007'/'JPEGImages').glob('*.jpg'))[:12]
     rows = [f'{p},car,{i % 3 == 0}' for i, p in enumerate(imgs)] + [f'{tmp_path}/gone.jpg,car,False']
     (tmp_path/'d.csv').write_text('fname,labels,is_valid\n' + '\n'.join(rows) + '\n')
-    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', check=False)
+    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', *weights_args(weights), '--out', tmp_path/'m', check=False)
     assert r.returncode == 2 and 'missing file' in r.stderr and 'gone.jpg' in r.stderr
     (tmp_path/'map.json').write_text('{"car": ["jeep", "cab"]}')
-    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'m', '--skip-bad',
+    r = mlic('train', '--data', tmp_path/'d.csv', '--size', '64', *weights_args(weights), '--out', tmp_path/'m', '--skip-bad',
              '--zero-shot-map', tmp_path/'map.json')
     assert 'Skipping 1 of 13 rows with problems: 12 (gone.jpg)' in r.stdout and (tmp_path/'m'/'model.json').exists()
     groups = json.loads((tmp_path/'m'/'model.json').read_text())['zero_shot']['groups']
     assert groups['car'] == ['cab', 'jeep'] and groups['bus'] == ['minibus', 'school bus', 'trolleybus']  # the map's, else VOC's (ImageNet order)
-    mlic('train', '--data', tmp_path/'d.csv', '--size', '64', '--weights', shared/'weights', '--out', tmp_path/'n', '--skip-bad', '--no-zero-shot')
+    mlic('train', '--data', tmp_path/'d.csv', '--size', '64', *weights_args(weights), '--out', tmp_path/'n', '--skip-bad', '--no-zero-shot')
     assert json.loads((tmp_path/'n'/'model.json').read_text())['zero_shot'] is None
 
-def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, shared):
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, weights):
     import signal, time, torch
-    out, args = tmp_path/'run', ['train', '--data', VOC, '--size', '64', '--epochs', '2', '--weights', shared/'weights']
-    env = {**os.environ, 'MLIC_OFFLINE': '1'}
+    out, args = tmp_path/'run', ['train', '--data', VOC, '--size', '64', '--epochs', '2', *weights_args(weights)]
+    env = dict(os.environ)
     p = subprocess.Popen([str(MLIC), *map(str, args), '--out', str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ck, t0 = None, time.time()
     while p.poll() is None and time.time() - t0 < 600:

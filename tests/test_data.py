@@ -1,10 +1,10 @@
 "The data layer on the full shared subset, and on bad inputs."
 import shutil
 from pathlib import Path
-import pandas as pd
 import pytest
-from mlic.data import (VOC_CLASSES, read_pascal_csv, read_vocdevkit, read_pets, read_label_csv, read_dataset,
-                       detect_layout, check_dataset, multilabel_dls, label_counts, bundled_data)
+from mlic.data import VOC_CLASSES, multilabel_dls, bundled_data
+from mlic.datasets import (read_pascal_csv, read_vocdevkit, read_pets, read_label_csv, read_dataset, detect_layout,
+                           check_dataset, label_counts)
 
 def _sets(df): return {Path(p).name: (frozenset(l.split()), s) for p, l, s in zip(df.path, df.labels, df.split)}
 

@@ -2,14 +2,14 @@
 import json, pickle, shutil
 from pathlib import Path
 import pytest
-from mlic.data import load_voc, multilabel_dls
+from mlic.data import multilabel_dls
+from mlic.datasets import load_voc
 from mlic.backbones import multilabel_learner
 from mlic.inference import export_model, load_model, sha256, ModelFileError
 
 @pytest.fixture(scope='module')
-def model(tmp_path_factory, shared):
-    import os; os.environ['MLIC_WEIGHTS'] = str(shared/'weights')
-    learn = multilabel_learner(multilabel_dls(load_voc(), bs=4, size=64, num_workers=0))
+def model(tmp_path_factory):
+    learn = multilabel_learner(multilabel_dls(load_voc(), bs=4, size=64, num_workers=0), pretrained=False)
     return export_model(learn, tmp_path_factory.mktemp('m')/'model')
 
 class Payload:

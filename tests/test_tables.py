@@ -1,9 +1,7 @@
 "Label parsing and the table readers on generated tables (hypothesis): round trips, and only mlic's own clear errors."
 import csv, string
-from pathlib import Path
-import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
-from mlic.data import read_label_csv, from_dict, _split_labels, check_dataset
+from mlic.datasets import read_label_csv, from_dict, _split_labels, check_dataset
 
 label = st.text(string.ascii_letters + string.digits + '_-', min_size=1, max_size=12)
 labels = st.lists(label, max_size=6)

@@ -1,0 +1,71 @@
+"""Run every notebook of `nbs/` top to bottom and keep its outputs, as a reader should see them (`make outputs`).
+
+Each notebook runs in a fresh process (execnb's `CaptureShell`, as `nbdev-test` runs them), skipping `#| eval: false`
+cells and the closing `nbdev_export()`. Then, so that the notebooks stay small and readable:
+- training logs and progress bars are dropped (fastprogress bars, fastai's per-epoch tables), and so is stderr
+  (warnings, notes of the library);
+- figures are re-encoded: photos as JPEG, plots as palette PNG, whichever is smaller.
+`nbdev-clean` then strips execution counts and metadata. `python .ci/outputs.py [NAME ...]` runs only some notebooks.
+"""
+import base64, io, re, subprocess, sys, time
+from pathlib import Path
+
+root = Path(__file__).resolve().parent.parent
+_re_log = re.compile(r'<progress|progress-bar|<th>epoch</th>|<th>train_loss</th>')
+
+def _skip(cell) -> bool:
+    "Cells a test run skips: `#| eval: false`, and the closing export."
+    src = cell.source if hasattr(cell, 'source') else ''.join(cell['source'])
+    return cell.cell_type != 'code' or bool(re.search(r'^#\|\s*eval:\s*false', src, re.M)) or 'nbdev.nbdev_export()' in src
+
+def _is_log(o:dict) -> bool:
+    "A training log or progress bar, or text on stderr."
+    if o.get('output_type') == 'stream': return o.get('name') == 'stderr'
+    html = ''.join(o.get('data', {}).get('text/html', ''))
+    return bool(_re_log.search(html))
+
+def _small_image(png_b64:str) -> tuple:
+    "The smaller of a palette PNG (plots) and a JPEG (photos) of a PNG figure: `(mime type, base64)`."
+    from PIL import Image
+    im = Image.open(io.BytesIO(base64.b64decode(png_b64))).convert('RGB')
+    cands = {}
+    buf = io.BytesIO(); im.quantize(256).save(buf, 'PNG', optimize=True); cands['image/png'] = buf.getvalue()
+    if len(set(im.getdata())) > 256:  # many colours: a photo, which palette PNG would band
+        del cands['image/png']; buf = io.BytesIO(); im.save(buf, 'JPEG', quality=80, optimize=True); cands['image/jpeg'] = buf.getvalue()
+    mime, data = min(cands.items(), key=lambda kv: len(kv[1]))
+    return mime, base64.b64encode(data).decode()
+
+def _tidy(outputs:list) -> list:
+    "Outputs without logs, with smaller figures."
+    res = []
+    for o in outputs:
+        if _is_log(o): continue
+        d = o.get('data', {})
+        if 'image/png' in d:
+            mime, data = _small_image(''.join(d.pop('image/png')))
+            d[mime] = data
+        res.append(o)
+    return res
+
+def run_one(nb_path:Path):
+    "Execute one notebook in this process and write it back with tidied outputs."
+    from fastcore.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    nb = read_nb(nb_path)
+    sh = CaptureShell(path=nb_path.parent.resolve(), mpl_format='png')
+    sh._fname = nb_path
+    sh.run_all(nb, exc_stop=True, preproc=_skip)
+    for c in nb.cells:
+        if c.cell_type == 'code': c.outputs = _tidy(c.get('outputs', []))
+    write_nb(nb, nb_path)
+
+if __name__ == '__main__':
+    if sys.argv[1:2] == ['--one']: run_one(Path(sys.argv[2])); sys.exit()
+    names = sys.argv[1:]
+    nbs = [p for p in sorted((root/'nbs').glob('[!_.]*.ipynb')) if not names or p.stem in names or p.name in names]
+    for p in nbs:
+        t0 = time.time()
+        r = subprocess.run([sys.executable, __file__, '--one', str(p)], cwd=p.parent)
+        print(f"  {'done' if r.returncode == 0 else 'FAILED'} {p.name} ({time.time() - t0:.0f}s, {p.stat().st_size/1e6:.2f} MB)", flush=True)
+        if r.returncode: sys.exit(r.returncode)
+    subprocess.run(['nbdev-clean'], cwd=root, check=True)
