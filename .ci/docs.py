@@ -452,11 +452,15 @@ class Links:
         if not frag: return pre or '#', None
         if frag in target.ids: return f'{pre}#{frag}', None
         if (i := target.alias.get(frag) or target.alias.get(frag.lower())): return f'{pre}#{i}', None
-        if from_docs: return pre or '#', None  # a symbol nbdev links to but no show_doc shows (a private helper): its page
+        if from_docs or frag.startswith('_'): return pre or '#', None  # a symbol nbdev links to but no show_doc shows (a private helper): its page
         return href, f'link to {href!r}: {target.name} has no id {frag!r}'
 
 def rewrite_links(page: Page, links: Links):
     for a in page.soup.find_all('a', href=True):
+        if not links.git and a['href'].startswith('/blob/'):  # show_doc's source link with no repository URL: name the file and line
+            u = urlsplit(a['href']); a.name, a.attrs = 'code', {}
+            a.string = u.path.split('/', 3)[-1] + (f":{u.fragment.lstrip('L')}" if u.fragment else '')
+            continue
         new, problem = links.resolve(a['href'], page)
         if problem: page.warnings.append(problem)
         a['href'] = new

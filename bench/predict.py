@@ -59,14 +59,14 @@ if __name__ == '__main__':
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
     runs = {'single process (before)': lambda: before(mm, files, a.bs),
-            'predict': lambda: len(list(predict(mm, files, bs=a.bs, num_workers=workers))),
+            'predict': lambda: len(list(predict(mm, files, bs=a.bs, num_workers=workers, progress=False))),
             'bound: read + prepare': lambda: read_only(mm, files, a.bs, workers),
             'bound: network': lambda: network_only(mm.to('auto'), xs),
             'onnxruntime: network': lambda: sum(len(onx.probs(b)) for b in u8),
             'onnxruntime: predict': lambda: len(list(onx.predict(files, a.bs)))}
     if torch.cuda.is_available():
         xs256 = [torch.cat(xs[i:i + 8]) for i in range(0, len(xs), 8)]
-        runs |= {'predict, batch 256 (GPU)': lambda: len(list(predict(mm, files, bs=256, num_workers=workers))),
+        runs |= {'predict, batch 256 (GPU)': lambda: len(list(predict(mm, files, bs=256, num_workers=workers, progress=False))),
                  'bound: network, batch 256 (GPU)': lambda: network_only(mm.to('cuda'), xs256)}
     speeds = {k: [] for k in runs}
     for r in range(a.rounds):

@@ -176,6 +176,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'mlic.deploy._bars': ('deploy.html#_bars', 'mlic/deploy.py'),
                              'mlic.deploy._card': ('deploy.html#_card', 'mlic/deploy.py'),
                              'mlic.deploy._data_uri': ('deploy.html#_data_uri', 'mlic/deploy.py'),
+                             'mlic.deploy._export': ('deploy.html#_export', 'mlic/deploy.py'),
                              'mlic.deploy._no_files': ('deploy.html#_no_files', 'mlic/deploy.py'),
                              'mlic.deploy._onnx_main': ('deploy.html#_onnx_main', 'mlic/deploy.py'),
                              'mlic.deploy._overlay': ('deploy.html#_overlay', 'mlic/deploy.py'),

@@ -119,3 +119,21 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, weights):
     assert (out/'model.safetensors').exists() and not (out/'checkpoint.pth').exists()
     r = mlic(*args[:3], '--out', out, '--resume', check=False)
     assert r.returncode == 2 and 'Nothing to resume' in r.stderr
+
+def test_export_onnx_then_predict_with_onnxruntime_gives_pytorchs_answers(model, tmp_path):
+    imgs = sorted((VOC/'VOCdevkit'/'VOC2007'/'JPEGImages').glob('*.jpg'))[:8]
+    r = mlic('export-onnx', '--model', model, '--out', tmp_path/'voc.onnx')
+    assert (tmp_path/'voc.onnx').exists() and (tmp_path/'voc.onnx.json').exists() and (tmp_path/'predict_onnx.py').exists(), r.stdout
+    torch_lines = [json.loads(l) for l in mlic('predict', '--model', model, *imgs).stdout.splitlines()]
+    onnx_lines = [json.loads(l) for l in mlic('predict', '--model', tmp_path/'voc.onnx', '--runtime', 'onnx', *imgs).stdout.splitlines()]
+    assert [l['labels'] for l in onnx_lines] == [l['labels'] for l in torch_lines]
+    assert max(abs(o['scores'][c] - t['scores'][c]) for o, t in zip(onnx_lines, torch_lines) for c in t['scores']) < 1e-4
+    r = mlic('predict', '--model', tmp_path, '--runtime', 'onnx', imgs[0], check=False)  # a folder without model.onnx
+    assert r.returncode == 2 and 'No ONNX graph' in r.stderr
+
+def test_predict_on_the_cpu_with_workers_equals_in_process(model):
+    imgs = sorted((VOC/'VOCdevkit'/'VOC2007'/'JPEGImages').glob('*.jpg'))[:40]
+    a = [json.loads(l) for l in mlic('predict', '--model', model, '--workers', '0', '--device', 'cpu', *imgs).stdout.splitlines()]
+    b = [json.loads(l) for l in mlic('predict', '--model', model, '--workers', '2', *imgs).stdout.splitlines()]
+    assert [x['file'] for x in a] == [x['file'] for x in b] == list(map(str, imgs))
+    assert max(abs(x['scores'][c] - y['scores'][c]) for x, y in zip(a, b) for c in x['scores']) < 1e-5
