@@ -46,7 +46,7 @@ def _draws(cell) -> bool:
     src = ''.join(cell['source'])
     return cell['cell_type'] == 'code' and not src.lstrip().startswith('#| export') and bool(_re_draws.search(src))
 
-def _images(nb) -> int: return sum('image/png' in o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', []))
+def _images(nb) -> int: return sum(any(k.startswith('image/') for k in o.get('data', {})) for c in nb['cells'] for o in c.get('outputs', []))
 
 def check_outputs():
     "Every notebook with a cell that draws has image outputs, and the notebooks stay within their size budgets."
