@@ -4,7 +4,7 @@ Each notebook runs in a fresh process (execnb's `CaptureShell`, as `nbdev-test` 
 cells and the closing `nbdev_export()`. Then, so that the notebooks stay small and readable:
 - training logs and progress bars are dropped (fastprogress bars, fastai's per-epoch tables), and so is stderr
   (warnings, notes of the library);
-- figures are re-encoded: photos as JPEG, plots as palette PNG, whichever is smaller.
+- figures are re-encoded as 256-colour palette PNG.
 `nbdev-clean` then strips execution counts and metadata. `python .ci/outputs.py [NAME ...]` runs only some notebooks.
 """
 import base64, io, re, subprocess, sys, time
@@ -24,16 +24,12 @@ def _is_log(o:dict) -> bool:
     html = ''.join(o.get('data', {}).get('text/html', ''))
     return bool(_re_log.search(html))
 
-def _small_image(png_b64:str) -> tuple:
-    "The smaller of a palette PNG (plots) and a JPEG (photos) of a PNG figure: `(mime type, base64)`."
+def _small_image(png_b64:str) -> str:
+    "A figure as a 256-colour palette PNG (base64): a quarter of the size or less, still the PNG that readers and checks expect."
     from PIL import Image
-    im = Image.open(io.BytesIO(base64.b64decode(png_b64))).convert('RGB')
-    cands = {}
-    buf = io.BytesIO(); im.quantize(256).save(buf, 'PNG', optimize=True); cands['image/png'] = buf.getvalue()
-    if len(set(im.getdata())) > 256:  # many colours: a photo, which palette PNG would band
-        del cands['image/png']; buf = io.BytesIO(); im.save(buf, 'JPEG', quality=80, optimize=True); cands['image/jpeg'] = buf.getvalue()
-    mime, data = min(cands.items(), key=lambda kv: len(kv[1]))
-    return mime, base64.b64encode(data).decode()
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(base64.b64decode(png_b64))).convert('RGB').quantize(256).save(buf, 'PNG', optimize=True)
+    return base64.b64encode(buf.getvalue()).decode()
 
 def _tidy(outputs:list) -> list:
     "Outputs without logs, with smaller figures."
@@ -41,9 +37,7 @@ def _tidy(outputs:list) -> list:
     for o in outputs:
         if _is_log(o): continue
         d = o.get('data', {})
-        if 'image/png' in d:
-            mime, data = _small_image(''.join(d.pop('image/png')))
-            d[mime] = data
+        if 'image/png' in d: d['image/png'] = _small_image(''.join(d['image/png']))
         res.append(o)
     return res
 
