@@ -180,7 +180,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'mlic.deploy._no_files': ('deploy.html#_no_files', 'mlic/deploy.py'),
                              'mlic.deploy._onnx_main': ('deploy.html#_onnx_main', 'mlic/deploy.py'),
                              'mlic.deploy._overlay': ('deploy.html#_overlay', 'mlic/deploy.py'),
-                             'mlic.deploy._record': ('deploy.html#_record', 'mlic/deploy.py'),
                              'mlic.deploy._trace_onnx': ('deploy.html#_trace_onnx', 'mlic/deploy.py'),
                              'mlic.deploy.cam_overlays': ('deploy.html#cam_overlays', 'mlic/deploy.py'),
                              'mlic.deploy.export_onnx': ('deploy.html#export_onnx', 'mlic/deploy.py'),

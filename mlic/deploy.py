@@ -22,7 +22,7 @@ from fastcore.basics import patch
 from . import data, datasets
 from .data import open_image
 from .datasets import image_paths
-from .inference import MLICModel, load_model
+from .inference import MLICModel, load_model, _record  # one prediction record, as `predict` makes it
 from .cam import image_cams
 
 # %% auto #0
@@ -313,11 +313,6 @@ def predict_images(sm:SharedModel, items:list, bs:int=32) -> list:
         with sm.shared() as m: probs = iter(m.probs(torch.stack(ok)).numpy() if ok else [])
         out += [dict(file=n, error=err) if err else _record(n, next(probs), mm) for n, _, err in chunk]
     return out
-
-# %% ../nbs/08_deploy.ipynb #7f0fa188
-def _record(name, p, mm) -> dict:
-    "A prediction record, as `predict` makes it."
-    return dict(file=name, labels=[c for c, s, t in zip(mm.vocab, p, mm.thresholds) if s > t], scores={c: float(s) for c, s in zip(mm.vocab, p)})
 
 # %% ../nbs/08_deploy.ipynb #29d46058
 def _data_uri(im:Image.Image, fmt:str='PNG') -> str:
