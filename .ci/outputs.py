@@ -2,8 +2,8 @@
 
 Each notebook runs in a fresh process (execnb's `CaptureShell`, as `nbdev-test` runs them), skipping `#| eval: false`
 cells and the closing `nbdev_export()`. Then, so that the notebooks stay small and readable:
-- training logs and progress bars are dropped (fastprogress bars, fastai's per-epoch tables), and so is stderr
-  (warnings, notes of the library);
+- training logs and progress bars are dropped (fastprogress bars, as HTML or as text, fastai's per-epoch tables),
+  and so is stderr (warnings, notes of the library);
 - figures are re-encoded as 256-colour palette PNG.
 `nbdev-clean` then strips execution counts and metadata. `python .ci/outputs.py [NAME ...]` runs only some notebooks.
 """
@@ -12,6 +12,11 @@ from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
 _re_log = re.compile(r'<progress|progress-bar|<th>epoch</th>|<th>train_loss</th>')
+_re_bar = re.compile(r'█? ?\|[█-]+\| *[0-9.]+% \[[^\]]*\] *')  # fastprogress's text bars, as a console run prints them
+
+def _no_bars(text:str) -> str:
+    "`text` without fastprogress's text bars, and without the lines they leave empty."
+    return ''.join(l for l in _re_bar.sub('', text).splitlines(keepends=True) if l.strip())
 
 def _skip(cell) -> bool:
     "Cells a test run skips: `#| eval: false`, and the closing export."
@@ -36,6 +41,9 @@ def _tidy(outputs:list) -> list:
     res = []
     for o in outputs:
         if _is_log(o): continue
+        if o.get('output_type') == 'stream':
+            o['text'] = _no_bars(''.join(o['text']))
+            if not o['text']: continue
         d = o.get('data', {})
         if 'image/png' in d: d['image/png'] = _small_image(''.join(d['image/png']))
         res.append(o)

@@ -2,7 +2,8 @@
 
 1. `nbdev-clean` and `nbdev-export` leave the notebooks and the library unchanged, and README.md matches
    `nbs/index.ipynb` (one check);
-2. the notebooks keep their outputs: every chapter that draws figures has them, and no notebook is over its size
+2. the notebooks keep their outputs: every chapter that draws figures has them, none keeps progress bars or this
+   machine's folders, and no notebook is over its size
    budget (one check);
 3. `nbdev-test` passes for each notebook in `nbs/` (one check per notebook);
 4. `pytest tests/` (one per test).
@@ -49,7 +50,7 @@ def _draws(cell) -> bool:
 def _images(nb) -> int: return sum(any(k.startswith('image/') for k in o.get('data', {})) for c in nb['cells'] for o in c.get('outputs', []))
 
 def check_outputs():
-    "Every notebook with a cell that draws has image outputs, and the notebooks stay within their size budgets."
+    "Every notebook with a cell that draws has image outputs, none keeps progress bars or this machine's paths, and all stay within their size budgets."
     ok, total = True, 0
     for f in sorted((root/'nbs').glob('[!_.]*.ipynb')):
         size, nb = f.stat().st_size, json.loads(f.read_text())
@@ -57,6 +58,10 @@ def check_outputs():
         if size > NB_BUDGET: print(f'  {f.name}: {size/1e6:.2f} MB, over the {NB_BUDGET/1e6} MB budget'); ok = False
         if any(map(_draws, nb['cells'])) and not _images(nb):
             print(f'  {f.name} draws figures but keeps none: run `make outputs` and commit the notebooks'); ok = False
+        if bars := sum('00:00<' in ''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', [])):
+            print(f'  {f.name} keeps {bars} progress bar(s) in its outputs: run `make outputs`'); ok = False
+        if str(root.parent) + "/" in json.dumps([c.get("outputs", []) for c in nb["cells"]]):
+            print(f"  {f.name}: its outputs name folders of this machine ({root.parent}/...): run `make outputs` (paths relative to nbs/)"); ok = False
     if total > ALL_BUDGET: print(f'  all notebooks: {total/1e6:.2f} MB, over the {ALL_BUDGET/1e6} MB budget'); ok = False
     return ok
 

@@ -60,8 +60,10 @@ def _train_open_set(a, df) -> int:
     from mlic.open_set import open_set_run
     kw = {k: getattr(a, k) for k in ('arch', 'weights', 'size') if getattr(a, k) is not None}
     m = open_set_run(df, a.out, ood=a.ood, **kw)
-    print(f"Open-set Pets model written to {Path(a.out).resolve()}; ID accuracy {m['id_accuracy']:.3f}, "
-          f"threshold {m['threshold']:.3f} rejects {m['ood_rejected']:.0%} of {m['n_ood']} out-of-distribution images")
+    ood = ('out-of-distribution rejection not measured (give --ood FOLDER of real photos of other things)' if m['ood_rejected'] is None else
+           f"rejects {m['ood_rejected']:.0%} of the {len(m['ood_scored_on'])} --ood images that did not choose it")
+    print(f"Open-set Pets model written to {Path(a.out).resolve()}; out of fold: ID accuracy {m['id_accuracy']:.3f}, exactly "
+          f"the breed {m['id_exact']:.3f}; threshold {m['threshold']:.3f} ({m['threshold_from']}); {ood}")
     return 0
 
 # %% ../nbs/09_cli.ipynb #3c4f423c
@@ -92,7 +94,7 @@ def _predictions(a):
         from mlic.deploy import OnnxModel
         f = Path(a.model)/'model.onnx' if Path(a.model).is_dir() else Path(a.model)
         if not f.exists(): raise FileNotFoundError(f"No ONNX graph at {f}: write one with `mlic export-onnx`")
-        return OnnxModel(f).predict(a.paths, a.bs)
+        return OnnxModel(f).predict(a.paths, a.bs or 32)
     from mlic.inference import load_model, predict
     return predict(load_model(a.model), a.paths, bs=a.bs, num_workers=a.workers, device=a.device)
 
@@ -159,7 +161,7 @@ def _train_parser(sub):
     t = sub.add_parser('train', help="train with mlic's recipe and export the model")
     t.add_argument('--data', required=True); t.add_argument('--out', required=True)
     t.add_argument('--arch'); t.add_argument('--weights', help='local weights file or folder (default MLIC_WEIGHTS)')
-    t.add_argument('--ood', help='Pets only: a folder of images of other things, to choose the "no label" threshold')
+    t.add_argument('--ood', help='Pets only: a folder of real images of other things; half choose the "no label" threshold, half measure it')
     t.add_argument('--skip-bad', action='store_true', help='skip rows with problems (listed) instead of refusing the data set')
     t.add_argument('--epochs', dest='ft_epochs', type=int, help='epochs of body fine-tuning (default 0 with pretrained weights)')
     z = t.add_mutually_exclusive_group()
@@ -185,7 +187,7 @@ def _predict_parser(sub):
     "The options of `mlic predict`."
     r = sub.add_parser('predict', help='labels and scores of images, one JSON line each')
     r.add_argument('--model', required=True, help='an exported model folder (or, with --runtime onnx, an .onnx file)')
-    r.add_argument('paths', nargs='+'); r.add_argument('--out'); r.add_argument('--bs', type=int, default=32)
+    r.add_argument('paths', nargs='+'); r.add_argument('--out'); r.add_argument('--bs', type=int, help='images per batch (default 8 on a CPU, 64 on a GPU, 32 with --runtime onnx)')
     r.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda', 'mps'], help='auto: CUDA, else MPS, else the CPU')
     r.add_argument('--workers', type=int, help='processes reading images (default: the usable cores)')
     r.add_argument('--runtime', default='torch', choices=['torch', 'onnx'], help='onnx: an ONNX graph from `mlic export-onnx`, with onnxruntime')

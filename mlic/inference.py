@@ -24,8 +24,8 @@ from .zero_shot import HeadWithPrior, ZeroShotPrior, IMAGENET_CLASSES
 
 # %% auto #0
 __all__ = ['FORMAT', 'export_meta', 'sha256', 'export_model', 'ModelFileError', 'ImagePrep', 'MLICModel', 'get_device',
-           'load_model', 'as_mlic_model', 'ImageFiles', 'collate_images', 'usable_cpus', 'image_batches', 'predict',
-           'evaluate_model']
+           'load_model', 'as_mlic_model', 'ImageFiles', 'collate_images', 'usable_cpus', 'image_batches', 'default_bs',
+           'predict', 'evaluate_model']
 
 # %% ../nbs/04b_inference.ipynb #a1b10de0
 def _item_tfm_spec(dls) -> dict:
@@ -229,17 +229,22 @@ def _record(f, p:np.ndarray, mm:MLICModel) -> dict:
     return dict(file=str(f), labels=[c for c, s, t in zip(mm.vocab, p, mm.thresholds) if s > t],
                 scores={c: float(s) for c, s in zip(mm.vocab, p)})
 
+# %% ../nbs/04b_inference.ipynb #78535f17
+def default_bs(device:str='auto') -> int:
+    "Images per batch when none is given: 8 on a CPU, where small batches run fastest (`bench/predict.py` measures it), 64 on a GPU."
+    return 8 if get_device(device).type == 'cpu' else 64
+
 # %% ../nbs/04b_inference.ipynb #9b9fdb50
 def predict(model,  # an `MLICModel` or the path of an exported model folder
             paths,  # image files and/or folders
-            bs:int=32,  # images per batch
+            bs:int|None=None,  # images per batch; default `default_bs` of the device
             progress:bool|None=None,  # progress bar (default: for more than 100 images)
             num_workers:int|None=None,  # processes reading images; default the usable cores (0: read in this process)
             device:str='auto',  # 'auto' (CUDA, MPS or the CPU), 'cpu', 'cuda', 'mps'
            ):
     "Yield one result per image, in order: `{file, labels, scores}`, or `{file, error}` for an image that cannot be read."
     mm = (model if isinstance(model, MLICModel) else load_model(model)).to(device)
-    files = image_paths(paths)
+    files, bs = image_paths(paths), bs or default_bs(device)
     dl = image_batches(mm.prep, files, bs, num_workers)
     for i, (x, errs) in enumerate(progress_bar(dl) if (len(files) > 100 if progress is None else progress) else dl):
         probs = iter(mm.probs(x).numpy() if x is not None else [])
@@ -254,7 +259,7 @@ def _eval_rows(df:pd.DataFrame, split:str|None) -> pd.DataFrame:
     return rows
 
 # %% ../nbs/04b_inference.ipynb #65f678c9
-def evaluate_model(mm, df:pd.DataFrame, split:str|None=None, bs:int=32) -> dict:
+def evaluate_model(mm, df:pd.DataFrame, split:str|None=None, bs:int|None=None) -> dict:
     "mAP, F1, Hamming loss and per-class AP of an exported model on a table, at its thresholds."
     rows = _eval_rows(df, split)
     ignored = Counter(l for ls in rows.labels.str.split() for l in ls if l not in set(mm.vocab))

@@ -76,6 +76,9 @@ def test_pets_folder_trains_the_open_set_model_and_noise_gets_no_label(tmp_path,
     assert 'Open-set Pets model' in r.stdout
     meta = json.loads((out/'model.json').read_text())
     assert meta['open_set'] and len(set(meta['thresholds'])) == 1 and len(meta['vocab']) == 37
+    m = json.loads((out/'metrics.json').read_text())
+    assert m['ood_rejected'] is None and 'rejection not measured' in r.stdout  # no real OOD images given: no rejection rate claimed
+    assert 'sanity check' in m['noise_sanity_check']['note'] and 'out of fold' in m['threshold_from']
     from PIL import Image
     import numpy as np
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(tmp_path/'noise.png')
