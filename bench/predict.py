@@ -8,10 +8,10 @@ The model: an exported mlic model (default: mlic's recipe trained on the shared 
   layout, in batches of 32 (what `predict` did before it had workers);
 - `predict`: mlic's `predict` (images read by `--workers` DataLoader worker processes, default the usable cores; the
   network in channels-last, on the GPU when there is one), start-up of the workers included, at `--bs` (default
-  `default_bs`: 8 on a CPU);
+  `default_bs`: 4 on a CPU);
 - `bound: read + prepare`: the same workers reading and preparing the images, and nothing else;
 - `bound: network`: `MLICModel.probs` on the prepared tensors, batch by batch, and nothing else, at the same batch size
-  (and at batches of 4, 16 and 32, to show why `default_bs` is what it is);
+  (and at batches of 1 to 32, to show why `default_bs` is what it is);
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
   and end to end (`OnnxModel.predict`, reading images in the main process), on the CPU.
 On a CUDA GPU it also times `predict` at batch 256 against the network bound at batch 256. Images per second are the
@@ -57,7 +57,7 @@ if __name__ == '__main__':
     mm, files = load_model(model_dir(a.model)), list(read_pascal_csv(SHARED/'data'/'voc2007').path[:a.n])
     workers = a.workers if a.workers is not None else usable_cpus()
     a.bs = a.bs or default_bs()
-    batches = {bs: [x for x, _ in image_batches(mm.prep, files, bs, 0)] for bs in sorted({a.bs, 4, 16, 32})}
+    batches = {bs: [x for x, _ in image_batches(mm.prep, files, bs, 0)] for bs in sorted({a.bs, 1, 2, 4, 8, 16, 32})}
     xs = batches[a.bs]
     from mlic.deploy import export_onnx, OnnxModel
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
