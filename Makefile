@@ -42,6 +42,5 @@ docs: $(VENV)/.installed
 	MLIC_OFFLINE=1 $(PY) .ci/docs.py --out _site
 
 # Run every notebook top to bottom and keep its outputs (figures, tables, printed metrics), as a reader sees them.
-# Data and weights are named relative to nbs/, where the notebooks run: outputs show ../data/..., not this machine's folders.
 outputs: $(VENV)/.installed
-	MLIC_DATA=../data MLIC_WEIGHTS="$(if $(MLIC_WEIGHTS),$(shell realpath -m --relative-to=nbs $(MLIC_WEIGHTS)),)" PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) .ci/outputs.py
+	MLIC_DATA="$(CURDIR)/data" PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) .ci/outputs.py

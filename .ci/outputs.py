@@ -4,7 +4,9 @@ Each notebook runs in a fresh process (execnb's `CaptureShell`, as `nbdev-test` 
 cells and the closing `nbdev_export()`. Then, so that the notebooks stay small and readable:
 - training logs and progress bars are dropped (fastprogress bars, as HTML or as text, fastai's per-epoch tables),
   and so is stderr (warnings, notes of the library);
-- figures are re-encoded as 256-colour palette PNG.
+- figures are re-encoded as 256-colour palette PNG;
+- paths in the project's folder (and in the folder beside it, `../shared`) are written relative to `nbs/`, where the
+  notebooks run, so that a reader sees `../data/voc2007/...`, not the folders of the machine that ran them.
 `nbdev-clean` then strips execution counts and metadata. `python .ci/outputs.py [NAME ...]` runs only some notebooks.
 """
 import base64, io, re, subprocess, sys, time
@@ -36,14 +38,20 @@ def _small_image(png_b64:str) -> str:
     Image.open(io.BytesIO(base64.b64decode(png_b64))).convert('RGB').quantize(256).save(buf, 'PNG', optimize=True)
     return base64.b64encode(buf.getvalue()).decode()
 
+def _relative(text:str) -> str:
+    "`text` with the project's folder and the one beside it named as seen from nbs/, where the notebooks run."
+    return text.replace(f'{root}/', '../').replace(f'{root.parent}/', '../../')
+
 def _tidy(outputs:list) -> list:
-    "Outputs without logs, with smaller figures."
+    "Outputs without logs, with smaller figures, and paths relative to nbs/."
     res = []
     for o in outputs:
         if _is_log(o): continue
         if o.get('output_type') == 'stream':
-            o['text'] = _no_bars(''.join(o['text']))
+            o['text'] = _relative(_no_bars(''.join(o['text'])))
             if not o['text']: continue
+        for k in ('text/plain', 'text/html', 'text/markdown'):
+            if k in o.get('data', {}): o['data'][k] = _relative(''.join(o['data'][k]))
         d = o.get('data', {})
         if 'image/png' in d: d['image/png'] = _small_image(''.join(d['image/png']))
         res.append(o)
