@@ -7,18 +7,20 @@ cells and the closing `nbdev_export()`. Then, so that the notebooks stay small a
 - figures are re-encoded as 256-colour palette PNG;
 - paths in the project's folder (and in the folder beside it, `../shared`) are written relative to `nbs/`, where the
   notebooks run, so that a reader sees `../data/voc2007/...`, not the folders of the machine that ran them.
-`nbdev-clean` then strips execution counts and metadata. `python .ci/outputs.py [NAME ...]` runs only some notebooks.
+`nbdev-clean` then strips execution counts and metadata. `python .ci/outputs.py [NAME ...]` runs only some notebooks;
+`--retidy` applies the tidying to the outputs the notebooks already keep, without running them.
 """
 import base64, io, re, subprocess, sys, time
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
 _re_log = re.compile(r'<progress|progress-bar|<th>epoch</th>|<th>train_loss</th>')
-_re_bar = re.compile(r'█? ?\|[█-]+\| *[0-9.]+% \[[^\]]*\] *')  # fastprogress's text bars, as a console run prints them
+_re_bar = re.compile(r'(?:█ ?)*\|[█-]+\| *[0-9.]+% \[[^\]]*\] *(?:█ ?)*')  # fastprogress's text bars, as a console run prints them
 
 def _no_bars(text:str) -> str:
     "`text` without fastprogress's text bars, and without the lines they leave empty."
-    return ''.join(l for l in _re_bar.sub('', text).splitlines(keepends=True) if l.strip())
+    lines = (re.sub(r'^(?:█ ?)+', '', l) for l in _re_bar.sub('', text).splitlines(keepends=True))
+    return ''.join(l for l in lines if l.strip())
 
 def _skip(cell) -> bool:
     "Cells a test run skips: `#| eval: false`, and the closing export."
@@ -69,8 +71,19 @@ def run_one(nb_path:Path):
         if c.cell_type == 'code': c.outputs = _tidy(c.get('outputs', []))
     write_nb(nb, nb_path)
 
+def retidy(nb_path:Path):
+    "Tidy the outputs a notebook already has, without running it (after a change to the tidying itself)."
+    from fastcore.nbio import read_nb, write_nb
+    nb = read_nb(nb_path)
+    for c in nb.cells:
+        if c.cell_type == 'code': c.outputs = _tidy(c.get('outputs', []))
+    write_nb(nb, nb_path)
+
 if __name__ == '__main__':
     if sys.argv[1:2] == ['--one']: run_one(Path(sys.argv[2])); sys.exit()
+    if sys.argv[1:2] == ['--retidy']:
+        for p in sorted((root/'nbs').glob('[!_.]*.ipynb')): retidy(p)
+        subprocess.run(['nbdev-clean'], cwd=root, check=True); sys.exit()
     names = sys.argv[1:]
     nbs = [p for p in sorted((root/'nbs').glob('[!_.]*.ipynb')) if not names or p.stem in names or p.name in names]
     for p in nbs:

@@ -22,7 +22,7 @@ from fastcore.basics import patch
 from . import data, datasets
 from .data import open_image
 from .datasets import image_paths
-from .inference import MLICModel, load_model, _record  # one prediction record, as `predict` makes it
+from .inference import MLICModel, load_model, default_bs, _record  # one prediction record, as `predict` makes it
 from .cam import image_cams
 
 # %% auto #0
@@ -300,9 +300,10 @@ def exclusive(self:SharedModel):
         with self._cond: self._writing = False; self._cond.notify_all()
 
 # %% ../nbs/08_deploy.ipynb #dac28fa2
-def predict_images(sm:SharedModel, items:list, bs:int=32) -> list:
-    "`predict`'s records for `items` = `[(file name, PIL image or UploadError)]`."
+def predict_images(sm:SharedModel, items:list, bs:int|None=None) -> list:
+    "`predict`'s records for `items` = `[(file name, PIL image or UploadError)]`, in `predict`'s batches."
     out, mm = [], sm.mine()
+    bs = bs or default_bs(next(mm.model.parameters()).device)
     for i in range(0, len(items), bs):
         chunk = []
         for name, im in items[i:i + bs]:
