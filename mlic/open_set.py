@@ -137,7 +137,7 @@ def labelled_features(learn, df:pd.DataFrame) -> tuple:
 # %% ../nbs/05_open_set.ipynb #8d3d0c73
 def head_probs(learn, X, rows, n:int) -> np.ndarray:
     "Class probabilities of `n` images from their cached feature rows `X` (of images `rows`), each averaged with its mirror."
-    with torch.no_grad(): p = torch.sigmoid(learn.model[1][2:](X)).numpy()
+    with torch.no_grad(): p = torch.sigmoid(learn.model[1][2:](X)).cpu().numpy()
     out, cnt = np.zeros((n, p.shape[1])), np.zeros(n)
     np.add.at(out, rows, p); np.add.at(cnt, rows, 1)
     return out / np.maximum(cnt, 1)[:, None]
@@ -187,7 +187,9 @@ def halves(items, seed:int=0) -> tuple:
 # %% ../nbs/05_open_set.ipynb #a1aa5a05
 def ood_threshold(learn, ood, target:float=0.9, seed:int=0) -> dict:
     "The threshold rejecting `target` of half of the real images `ood`, and the share of the other half it rejects."
-    tune, held = halves(image_paths(ood), seed)
+    files = image_paths(ood)
+    if len(files) < 2: raise ValueError(f'--ood {ood}: {len(files)} image(s); at least 2 are needed, half to choose the threshold and half to measure it')
+    tune, held = halves(files, seed)
     conf = lambda fs: class_probs(learn, fs).max(1).values.numpy()
     th = choose_threshold(ood_conf=conf(tune), target=target)
     return dict(threshold=th, ood_rejected=float((conf(held) < th).mean()), ood_chosen_on=[str(f) for f in tune], ood_scored_on=[str(f) for f in held])
@@ -211,15 +213,16 @@ def open_set_run(df:pd.DataFrame, out, arch='mobilenet_v2', weights=None, size:i
     "Train the open-set model on every image of a Pets table, choose and store its threshold, export it and `metrics.json` to `out`."
     learn = open_set_learner(df, 'multilabel', arch, weights, size, seed)
     X, Y, rows = feats = labelled_features(learn, df)
-    y = Y[np.unique(rows, return_index=True)[1]].argmax(1).numpy()
+    y = Y[np.unique(rows, return_index=True)[1]].argmax(1).cpu().numpy()
     fold = label_folds(y, folds, seed)
+    if len(np.unique(fold)) < 2: raise ValueError(f'{len(y)} images: scoring out of fold needs at least two of one label')
     P = oof_probs(learn, feats, fold, head_steps)
     with learn.no_bar(): fit_head(learn, head_steps, feats=(X, Y))
     if ood: m = ood_threshold(learn, ood, target, seed); m |= answers(P, y, m['threshold']) | dict(threshold_from=
                 f"rejects {target:.0%} of {len(m['ood_chosen_on'])} --ood images; the other {len(m['ood_scored_on'])} measure it")
     else: m = _id_threshold(P, y, fold, keep)
     set_thresholds(learn, m['threshold'])
-    m |= dict(id_from=f'{folds}-fold out-of-fold predictions on the {len(y)} images', noise_sanity_check=_noise_check(learn, m['threshold']),
+    m |= dict(id_from=f'{len(np.unique(fold))}-fold out-of-fold predictions on the {len(y)} images' + ('' if ood else ', each fold at the threshold the other folds choose'), noise_sanity_check=_noise_check(learn, m['threshold']),
               n_images=len(y), folds=folds, keep=keep, target=target, arch=arch, size=size, head_steps=head_steps, vocab=list(learn.dls.vocab))
     export_model(learn, out, extra=dict(tta='hflip', open_set=True, metrics={k: m[k] for k in ('id_accuracy', 'id_exact', 'ood_rejected')}))
     (Path(out)/'metrics.json').write_text(json.dumps(m, indent=2))
