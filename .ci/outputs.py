@@ -19,8 +19,11 @@ _re_bar = re.compile(r'(?:█ ?)*\|[█-]+\| *[0-9.]+% \[[^\]]*\] *(?:█ ?)*') 
 
 def _no_bars(text:str) -> str:
     "`text` without fastprogress's text bars, and without the lines they leave empty."
-    lines = (re.sub(r'^(?:█ ?)+', '', l) for l in _re_bar.sub('', text).splitlines(keepends=True))
-    return ''.join(l for l in lines if l.strip())
+    res = []
+    for l in text.splitlines(keepends=True):
+        t = re.sub(r'^(?:█ ?)+', '', _re_bar.sub('', l))
+        if t.strip() or t == l: res.append(t)  # a line that only held bars goes; blank lines of the output stay
+    return ''.join(res)
 
 def _skip(cell) -> bool:
     "Cells a test run skips: `#| eval: false`, and the closing export."
@@ -42,7 +45,8 @@ def _small_image(png_b64:str) -> str:
 
 def _relative(text:str) -> str:
     "`text` with the project's folder and the one beside it named as seen from nbs/, where the notebooks run."
-    return text.replace(f'{root}/', '../').replace(f'{root.parent}/', '../../')
+    text = text.replace(f'{root}/', '../')
+    return text if root.parent == Path('/') else text.replace(f'{root.parent}/', '../../')
 
 def _tidy(outputs:list) -> list:
     "Outputs without logs, with smaller figures, and paths relative to nbs/."

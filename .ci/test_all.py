@@ -58,7 +58,8 @@ def check_outputs():
         if size > NB_BUDGET: print(f'  {f.name}: {size/1e6:.2f} MB, over the {NB_BUDGET/1e6} MB budget'); ok = False
         if any(map(_draws, nb['cells'])) and not _images(nb):
             print(f'  {f.name} draws figures but keeps none: run `make outputs` and commit the notebooks'); ok = False
-        if bars := sum('00:00<' in ''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', [])):
+        texts = [''.join(o.get('text', '')) + ''.join(o.get('data', {}).get('text/plain', '')) for c in nb['cells'] for o in c.get('outputs', [])]
+        if bars := sum(bool(re.search(r'\[\d+/\d+ [\d:]+<', t)) for t in texts):  # fastprogress's '[3/400 00:01<00:02]'
             print(f'  {f.name} keeps {bars} progress bar(s) in its outputs: run `make outputs`'); ok = False
         if str(root.parent) + "/" in json.dumps([c.get("outputs", []) for c in nb["cells"]]):
             print(f"  {f.name}: its outputs name folders of this machine ({root.parent}/...): run `make outputs` (paths relative to nbs/)"); ok = False
