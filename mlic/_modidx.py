@@ -304,6 +304,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'mlic.open_set.answers': ('open_set.html#answers', 'mlic/open_set.py'),
                                'mlic.open_set.choose_threshold': ('open_set.html#choose_threshold', 'mlic/open_set.py'),
                                'mlic.open_set.class_probs': ('open_set.html#class_probs', 'mlic/open_set.py'),
+                               'mlic.open_set.confidence': ('open_set.html#confidence', 'mlic/open_set.py'),
                                'mlic.open_set.confidences': ('open_set.html#confidences', 'mlic/open_set.py'),
                                'mlic.open_set.crossfit_answers': ('open_set.html#crossfit_answers', 'mlic/open_set.py'),
                                'mlic.open_set.feature_rows': ('open_set.html#feature_rows', 'mlic/open_set.py'),

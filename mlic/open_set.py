@@ -23,9 +23,9 @@ from .learner import fit_head, flip_average, head_features
 
 # %% auto #0
 __all__ = ['synthetic_ood', 'voc_without_pets', 'singlelabel_dls', 'open_set_learner', 'train_open_set', 'class_probs',
-           'confidences', 'open_set_report', 'tradeoff', 'plot_tradeoff', 'choose_threshold', 'feature_rows',
-           'labelled_features', 'head_probs', 'label_folds', 'oof_probs', 'answers', 'crossfit_answers', 'halves',
-           'ood_threshold', 'open_set_run']
+           'confidence', 'confidences', 'open_set_report', 'tradeoff', 'plot_tradeoff', 'choose_threshold',
+           'feature_rows', 'labelled_features', 'head_probs', 'label_folds', 'oof_probs', 'answers', 'crossfit_answers',
+           'halves', 'ood_threshold', 'open_set_run']
 
 # %% ../nbs/05_open_set.ipynb #4aa59705
 def synthetic_ood(n:int=20, size:int=256, seed:int=0) -> list:
@@ -78,14 +78,19 @@ def class_probs(learn, items, tta:bool=True) -> torch.Tensor:
     with learn.no_bar(): p = learn.get_preds(dl=dl)[0]
     return (flip_average(learn, dl, p) if tta else p).as_subclass(torch.Tensor)
 
+# %% ../nbs/05_open_set.ipynb #bfeec273
+def confidence(learn, items, tta:bool=True) -> np.ndarray:
+    "Each image's confidence: its largest class probability (`class_probs`)."
+    return class_probs(learn, items, tta).max(1).values.numpy()
+
 # %% ../nbs/05_open_set.ipynb #ad3ba752
 def confidences(learn, id_df:pd.DataFrame, ood_items) -> dict:
     "Confidence (max probability) of each ID validation image and OOD image, and whether each ID prediction is right."
     vocab = list(learn.dls.vocab)
     idv = id_df[id_df.split == 'valid']
-    p_id, p_ood = class_probs(learn, idv.path), class_probs(learn, ood_items)
+    p_id = class_probs(learn, idv.path)
     right = np.array([vocab[i] == l for i, l in zip(p_id.argmax(1).tolist(), idv.labels)])
-    return dict(id=p_id.max(1).values.numpy(), ood=p_ood.max(1).values.numpy(), correct=right)
+    return dict(id=p_id.max(1).values.numpy(), ood=confidence(learn, ood_items), correct=right)
 
 # %% ../nbs/05_open_set.ipynb #4ee3c1e5
 def open_set_report(conf:dict, thresh:float) -> dict:
@@ -190,9 +195,8 @@ def ood_threshold(learn, ood, target:float=0.9, seed:int=0) -> dict:
     files = image_paths(ood)
     if len(files) < 2: raise ValueError(f'--ood {ood}: {len(files)} image(s); at least 2 are needed, half to choose the threshold and half to measure it')
     tune, held = halves(files, seed)
-    conf = lambda fs: class_probs(learn, fs).max(1).values.numpy()
-    th = choose_threshold(ood_conf=conf(tune), target=target)
-    return dict(threshold=th, ood_rejected=float((conf(held) < th).mean()), ood_chosen_on=[str(f) for f in tune], ood_scored_on=[str(f) for f in held])
+    th = choose_threshold(ood_conf=confidence(learn, tune), target=target)
+    return dict(threshold=th, ood_rejected=float((confidence(learn, held) < th).mean()), ood_chosen_on=[str(f) for f in tune], ood_scored_on=[str(f) for f in held])
 
 # %% ../nbs/05_open_set.ipynb #f1a5544b
 def _id_threshold(P, y, fold, keep:float) -> dict:
@@ -204,8 +208,7 @@ def _id_threshold(P, y, fold, keep:float) -> dict:
 # %% ../nbs/05_open_set.ipynb #75a1f69a
 def _noise_check(learn, thresh:float) -> dict:
     "Share of 30 generated noise and flat images below `thresh`, labelled as the sanity check it is."
-    p = class_probs(learn, synthetic_ood(30)).max(1).values.numpy()
-    return dict(rejected=float((p < thresh).mean()), n=30, note='generated noise and flat images: a sanity check, not an OOD benchmark')
+    return dict(rejected=float((confidence(learn, synthetic_ood(30)) < thresh).mean()), n=30, note='generated noise and flat images: a sanity check, not an OOD benchmark')
 
 # %% ../nbs/05_open_set.ipynb #e93a1d2d
 def open_set_run(df:pd.DataFrame, out, arch='mobilenet_v2', weights=None, size:int=320, head_steps:int=400,
