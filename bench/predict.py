@@ -15,7 +15,8 @@ The model: an exported mlic model (default: mlic's recipe trained on the shared 
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
   and end to end (`OnnxModel.predict`, reading images in the main process), on the CPU.
 On a CUDA GPU it also times `predict` at batch 256 against the network bound at batch 256. Images per second are the
-median over the rounds. Writes bench/results/predict.json (read by chapter 08).
+median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
+drifts between rounds, by up to 30% on a shared 2-core machine). Writes bench/results/predict.json (read by chapter 08).
 """
 import argparse, time
 import numpy as np, torch
@@ -76,10 +77,11 @@ if __name__ == '__main__':
     speeds = {k: [] for k in runs}
     for r in range(a.rounds):
         for k, f in runs.items(): speeds[k].append(timed(f)); print(f'round {r + 1}: {k:34} {speeds[k][-1]:7.1f} img/s', flush=True)
-    med = {k: float(np.median(v)) for k, v in speeds.items()}
-    bound = min(med['bound: read + prepare'], med['bound: network'])
-    rows = [{'run': k, 'img/s': round(v, 1), 'x single process (before)': round(v / med['single process (before)'], 2),
-             'x slower bound': round(v / bound, 2)} for k, v in med.items()]
+    med, S = {k: float(np.median(v)) for k, v in speeds.items()}, {k: np.array(v) for k, v in speeds.items()}
+    bound = np.minimum(S['bound: read + prepare'], S['bound: network'])  # each round's slower bound
+    ratio = lambda k, ref: round(float(np.median(S[k] / ref)), 2)  # against the same round's figure: drift between rounds cancels
+    rows = [{'run': k, 'img/s': round(v, 1), 'x single process (before)': ratio(k, S['single process (before)']),
+             'x slower bound': ratio(k, bound)} for k, v in med.items()]
     for r in rows: print(r)
     save_results('predict', rows, n_images=len(files), size=mm.size, bs=a.bs, workers=workers, rounds=a.rounds, arch=mm.meta['arch'],
                  tta=mm.meta.get('tta'), goal='predict >= 0.9x the slower bound and >= 1.6x the single process (2 CPU cores)')
