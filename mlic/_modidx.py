@@ -56,6 +56,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                           'mlic.cam.cam': ('cam.html#cam', 'mlic/cam.py'),
                           'mlic.cam.cam_learner': ('cam.html#cam_learner', 'mlic/cam.py'),
                           'mlic.cam.cam_method': ('cam.html#cam_method', 'mlic/cam.py'),
+                          'mlic.cam.cam_model': ('cam.html#cam_model', 'mlic/cam.py'),
                           'mlic.cam.cam_points': ('cam.html#cam_points', 'mlic/cam.py'),
                           'mlic.cam.class_maps': ('cam.html#class_maps', 'mlic/cam.py'),
                           'mlic.cam.class_names': ('cam.html#class_names', 'mlic/cam.py'),

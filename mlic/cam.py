@@ -20,12 +20,12 @@ from fastai.vision.all import RandomResizedCrop, ResizeMethod
 from .data import open_image
 from .datasets import from_dict, image_paths, read_voc_xml
 from .backbones import multilabel_learner
-from .inference import as_mlic_model, usable_cpus
+from .inference import MLICModel, as_mlic_model, usable_cpus
 
 # %% auto #0
 __all__ = ['SHAPE_COLOURS', 'cam_learner', 'linear_head', 'cam', 'grad_cam', 'cam_method', 'class_maps', 'view_box', 'map_peak',
-           'to_image', 'class_names', 'ImageCAM', 'prepared_cams', 'image_cams', 'plot_cams', 'shape_images',
-           'box_distance', 'pointing_hit', 'voc_boxes', 'pointing_game', 'CamImages', 'cam_points']
+           'to_image', 'class_names', 'ImageCAM', 'prepared_cams', 'cam_model', 'image_cams', 'plot_cams',
+           'shape_images', 'box_distance', 'pointing_hit', 'voc_boxes', 'pointing_game', 'CamImages', 'cam_points']
 
 # %% ../nbs/06_cam.ipynb #aed0b4a7
 def cam_learner(dls,  # multi-label DataLoaders (chapter 01)
@@ -199,12 +199,14 @@ class ImageCAM:
         return {c: to_image(map_peak(m, refine), self.box, m.shape) for c, m in zip(self.classes, self.maps)}
 
 # %% ../nbs/06_cam.ipynb #d5384988
-def prepared_cams(mm, x:Tensor, size:tuple, classes=None, method:str='auto', layer=None, flip:bool|None=None, image=None) -> ImageCAM:
+def prepared_cams(mm, x:Tensor, size:tuple, classes=None, method:str='auto', layer=None, flip:bool|None=None, image=None,
+                  probs:np.ndarray|None=None) -> ImageCAM:
     "The `ImageCAM` of a prepared image `x` of an image of `size` (width, height), for `classes` (default the predicted labels)."
+    # `probs`, when given, are `predict`'s probabilities at the model's own size: they choose the labels and are reported
     flip = ifnone(flip, mm.meta.get('tta') == 'hflip')
     names, method = class_names(classes, mm.vocab), _resolve_method(mm.model, method, layer)
     x, box = x[None].to(next(mm.model.parameters()).device), view_box(mm.item_tfm, *size)
-    probs = mm.probs(x)[0].numpy() if names is None or mm.meta.get('tta') else None  # else from the maps' logits
+    if probs is None and (names is None or mm.meta.get('tta')): probs = mm.probs(x)[0].numpy()  # else from the maps' logits
     if names is None: names = [c for c, p, t in zip(mm.vocab, probs, mm.thresholds) if p > t]
     if not names: return ImageCAM(image, [], [], np.zeros((0, 1, 1)), box, method)
     ks = [mm.vocab.index(c) for c in names]
@@ -212,16 +214,28 @@ def prepared_cams(mm, x:Tensor, size:tuple, classes=None, method:str='auto', lay
     if probs is None: probs = torch.sigmoid(logits[0]).cpu().numpy()
     return ImageCAM(image, names, [float(probs[k]) for k in ks], maps[0].cpu().numpy(), box, method)
 
+# %% ../nbs/06_cam.ipynb #ae45b550
+def cam_model(model, size:int|None=None) -> MLICModel:
+    "`model` preparing images at `size` pixels a side for its maps; default its `model.json`'s `cam_size`, else its own size."
+    mm = as_mlic_model(model)
+    size = ifnone(size, mm.meta.get('cam_size') or mm.size)
+    if size == mm.size: return mm
+    spec = mm.meta['item_tfm']
+    return MLICModel(mm.model, {**mm.meta, 'item_tfm': {**spec, 'size': [round(s * size / mm.size) for s in spec['size']]}})
+
 # %% ../nbs/06_cam.ipynb #f1023677
 def image_cams(model,  # an exported model folder, an `MLICModel` or a `Learner`
                img,  # an image file or PIL image
                classes=None,  # class names (list or comma-separated); default the predicted labels
                method:str='auto', layer=None,  # see `class_maps`
                flip:bool|None=None,  # average with the mirror image's maps; default: as the model's probabilities (`tta`)
+               size:int|None=None,  # side of the image the maps are computed on; default `cam_model`'s
               ) -> ImageCAM:
     "The maps of one image for `classes`, with their probabilities (as `predict` gives them)."
     mm, im = as_mlic_model(model), open_image(img)
-    return prepared_cams(mm, mm.prepare(im), im.size, classes, method, layer, flip, image=im)
+    cm = cam_model(mm, size)
+    probs = mm.probs(mm.prepare(im)[None])[0].numpy() if cm is not mm else None
+    return prepared_cams(cm, cm.prepare(im), im.size, classes, method, layer, flip, image=im, probs=probs)
 
 # %% ../nbs/06_cam.ipynb #a227ee63
 def plot_cams(res:ImageCAM, title:str|None=None, size:float=3.2):
@@ -308,12 +322,12 @@ def _box_share(boxes:list, w:int, h:int) -> float:
 def pointing_game(model,  # an exported model folder, an `MLICModel` or a `Learner`
                   paths,  # VOCdevkit images (with their Annotations/)
                   method:str='auto', layer=None, flip:bool|None=None,  # see `image_cams`
-                  tol:float=15) -> pd.DataFrame:
+                  tol:float=15, size:int|None=None) -> pd.DataFrame:
     "One row per (image, class with a box in it): hits of the map's peak (refined, and at its cell's centre) and of the image centre."
     mm, rows = as_mlic_model(model), []
     for p in paths:
         bx = {c: b for c, b in voc_boxes(p).items() if c in mm.vocab}
-        r = image_cams(mm, p, classes=list(bx), method=method, layer=layer, flip=flip)
+        r = image_cams(mm, p, classes=list(bx), method=method, layer=layer, flip=flip, size=size)
         (w, h), cell = r.image.size, r.peaks(refine=False)
         for (c, pt), q in zip(r.peaks().items(), r.probs):
             rows.append(dict(file=Path(p).name, cls=c, prob=q, x=pt[0], y=pt[1], box_share=_box_share(bx[c], w, h),
@@ -323,11 +337,11 @@ def pointing_game(model,  # an exported model folder, an `MLICModel` or a `Learn
 
 # %% ../nbs/06_cam.ipynb #8dc02060
 class CamImages(torch.utils.data.Dataset):
-    "The images of `files` as `((prepared tensor, (width, height)), None)`, or `(None, error)`, for DataLoader workers."
-    def __init__(self, prep, files): self.prep, self.files = prep, list(files)
+    "The images of `files` as `((one tensor per `ImagePrep` of `preps`, (width, height)), None)`, or `(None, error)`, for workers."
+    def __init__(self, preps, files): self.preps, self.files = list(preps), list(files)
     def __len__(self): return len(self.files)
     def __getitem__(self, i):
-        try: im = open_image(self.files[i]); return (self.prep(im), im.size), None
+        try: im = open_image(self.files[i]); return ([p(im) for p in self.preps], im.size), None
         except Exception as e: return None, f'{type(e).__name__}: {e}'
 
 # %% ../nbs/06_cam.ipynb #b2cce8c1
@@ -344,15 +358,20 @@ def cam_points(model,  # an exported model folder, an `MLICModel` or a `Learner`
                classes=None,  # class names for every image, or a dict {file: class names}; default each image's predicted labels
                method:str='auto',
                num_workers:int|None=None,  # processes reading images; default the usable cores
+               size:int|None=None,  # side of the image the maps are computed on; default `cam_model`'s
               ):
     "Yield one record per image: the peak of each class's map in the image's pixels, or `{file, error}`."
     mm, files = as_mlic_model(model), image_paths(paths)
+    cm = cam_model(mm, size)
+    preps = [cm.prep] + ([mm.prep] if cm is not mm else [])  # the maps' size, and the model's own for its probabilities
     per_image = {str(k): v for k, v in classes.items()} if isinstance(classes, dict) else None
     every = None if per_image is not None else class_names(classes, mm.vocab)
     nw = ifnone(num_workers, usable_cpus() if len(files) > 1 else 0)
-    for f, (item, err) in zip(files, torch.utils.data.DataLoader(CamImages(mm.prep, files), batch_size=None, num_workers=nw)):
+    for f, (item, err) in zip(files, torch.utils.data.DataLoader(CamImages(preps, files), batch_size=None, num_workers=nw)):
         try:
             if err: raise ValueError(err)
             cls = [c for c in per_image.get(str(f), []) if c in mm.vocab] if per_image is not None else every
-            yield _points(f, prepared_cams(mm, item[0], tuple(item[1]), cls, method), tuple(item[1]))
+            (x, *own), wh = item
+            probs = mm.probs(own[0][None])[0].numpy() if own else None
+            yield _points(f, prepared_cams(cm, x, tuple(wh), cls, method, probs=probs), tuple(wh))
         except Exception as e: yield dict(file=str(f), error=str(e) if err else f'{type(e).__name__}: {e}')

@@ -130,7 +130,7 @@ def _cam_figure(mm, a) -> int:
     import matplotlib.pyplot as plt
     from mlic.cam import image_cams, plot_cams
     if len(a.paths) != 1 or not a.out: raise ValueError("A figure needs one image and --out PNG; use --points for several images")
-    try: res = image_cams(mm, a.paths[0], a.classes, a.method)
+    try: res = image_cams(mm, a.paths[0], a.classes, a.method, size=a.size)
     except OSError as e: raise ValueError(f"Cannot read the image {a.paths[0]}: {e}") from None
     fig = plot_cams(res, title=Path(a.paths[0]).name)
     fig.savefig(a.out, dpi=100); plt.close(fig)
@@ -152,7 +152,7 @@ def cmd_cam(a) -> int:
     from mlic.cam import cam_points
     mm = load_model(a.model)
     if not a.points: return _cam_figure(mm, a)
-    for r in cam_points(mm, a.paths, _cam_classes(a), a.method): print(json.dumps(r), flush=True)
+    for r in cam_points(mm, a.paths, _cam_classes(a), a.method, size=a.size): print(json.dumps(r), flush=True)
     return 0
 
 # %% ../nbs/09_cli.ipynb #20fb9cf7
@@ -181,6 +181,8 @@ def _cam_parser(sub):
     c.add_argument('--classes', help='comma-separated class names (default: the predicted labels)')
     c.add_argument('--classes-from', help="a data set (any layout): each image's own labels")
     m.add_argument('--method', choices=['auto', 'cam', 'gradcam'], default='auto', help='auto: exact CAM where the head allows it')
+    m.add_argument('--size', type=int, help="side in pixels of the image the maps are computed on (default the model's cam_size: "
+                   "1.8 times the training size for mlic train's models, else the training size)")
 
 # %% ../nbs/09_cli.ipynb #71faaca0
 def _predict_parser(sub):

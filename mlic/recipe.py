@@ -40,6 +40,7 @@ class Recipe:
     ft_lr:float=3e-4  # base learning rate of fine-tuning
     zero_shot:bool|dict=True  # the ImageNet prior for the labels it covers (chapter 04a); a dict: your label -> ImageNet classes
     tta:bool=True  # average the predictions with the mirror images'
+    cam_scale:float=1.8  # `mlic cam` computes the maps at this times `size` (chapter 06 measured it)
     seed:int=42  # random seed
 
 # %% ../nbs/04c_recipe.ipynb #76c3475c
@@ -104,7 +105,7 @@ def _save(fig, fn):
 # %% ../nbs/04c_recipe.ipynb #8a3848d4
 def _write_run(learn, df, m, out:Path, head_losses:list, ft_losses:list):
     "The run folder: exported model, metrics.json and the plots."
-    export_model(learn, out, extra=dict(tta='hflip' if m['tta'] else None, metrics={k: m[k] for k in ('mAP', 'f1_macro', 'n_images')}))
+    export_model(learn, out, extra=dict(tta='hflip' if m['tta'] else None, cam_size=int(round(m['size'] * m['cam_scale'] / 32) * 32), metrics={k: m[k] for k in ('mAP', 'f1_macro', 'n_images')}))
     (out/'metrics.json').write_text(json.dumps(m, indent=2))
     _save(plot_train_loss(head_losses, ft_losses), out/'loss.png')
     _save(plot_per_class_ap(pd.Series(m['ap_per_class'], dtype=float)), out/'per_class_ap.png')
