@@ -214,7 +214,7 @@ def prepared_cams(mm, x:Tensor, size:tuple, classes=None, method:str='auto', lay
     if probs is None: probs = torch.sigmoid(logits[0]).cpu().numpy()
     return ImageCAM(image, names, [float(probs[k]) for k in ks], maps[0].cpu().numpy(), box, method)
 
-# %% ../nbs/06_cam.ipynb #ae45b550
+# %% ../nbs/06_cam.ipynb #c9e04307
 def cam_model(model, size:int|None=None) -> MLICModel:
     "`model` preparing images at `size` pixels a side for its maps; default its `model.json`'s `cam_size`, else its own size."
     mm = as_mlic_model(model)
