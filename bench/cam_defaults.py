@@ -8,7 +8,7 @@ dealt alternately into a choosing half and a held-out half. On the choosing half
 what `mlic eval --pointing` plays: the peak of each true class's map within `--tol` pixels of a box of that class) at
 each map size of `--sizes`; the best is the choice. On the held-out half, which chose nothing: the model's default
 (the `cam_size` its model.json records, `Recipe.cam_scale` times its size), its training size, and the image centre,
-on the same (image, class) pairs. Writes bench/results/cam_defaults.json (chapter 06 does not read it yet). About
+on the same (image, class) pairs. Writes bench/results/cam_defaults.json (read by chapter 06). About
 15 minutes on 2 CPU cores.
 """
 import argparse, time
