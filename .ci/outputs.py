@@ -17,11 +17,20 @@ root = Path(__file__).resolve().parent.parent
 _re_log = re.compile(r'<progress|progress-bar|<th>epoch</th>|<th>train_loss</th>')
 _re_bar = re.compile(r'(?:█ ?)*\|[█-]+\| *[0-9.]+% \[[^\]]*\] *(?:█ ?)*')  # fastprogress's text bars, as a console run prints them
 
+_re_epoch = re.compile(r'Epoch \d+/\d+ : ')  # what fastprogress leaves of its epoch bar in a console run
+_re_table = re.compile(r'^\s*(?:epoch\s+train_loss\b.*|\d+\s+(?:[-+0-9.e]+|#na#)\s.*\d\d:\d\d)\s*$')  # fastai's per-epoch table, as text
+
 def _no_bars(text:str) -> str:
-    "`text` without fastprogress's text bars, and without the lines they leave empty."
-    res = []
-    for l in text.splitlines(keepends=True):
-        t = re.sub(r'^(?:█ ?)+', '', _re_bar.sub('', l))
+    "`text` without fastprogress's text bars and fastai's per-epoch tables, and without the lines they leave empty."
+    res, lines = [], []
+    for l in text.split('\n'):  # a carriage return overwrites its line: keep what a terminal would end up showing
+        if '\r' not in l: lines.append(l); continue
+        seg = [x for x in l.split('\r') if x.strip()]
+        if seg: lines.append(seg[-1])
+    for l in '\n'.join(lines).splitlines(keepends=True):
+        t = _re_epoch.sub('', re.sub(r'^(?:█ ?)+', '', _re_bar.sub('', l)))
+        if t != l: t = t.lstrip(' ')  # the spaces a bar was drawn over
+        if _re_table.match(t): continue
         if t.strip() or t == l: res.append(t)  # a line that only held bars goes; blank lines of the output stay
     return ''.join(res)
 

@@ -28,7 +28,7 @@ def cmd_check_data(a) -> int:
     return 1
 
 # %% ../nbs/09_cli.ipynb #bc3abd30
-_RECIPE_OPTS = ('ft_epochs', 'size', 'bs', 'lr', 'zero_shot')
+_RECIPE_OPTS = ('ft_epochs', 'budget', 'size', 'bs', 'lr', 'zero_shot')
 
 def cmd_train(a) -> int:
     "Train with mlic's recipe on a data set in any layout, tune thresholds, export the model and metrics to `--out`."
@@ -40,7 +40,8 @@ def cmd_train(a) -> int:
         return _train_open_set(a, df)
     kw = {k: getattr(a, k) for k in ('arch', 'weights') + _RECIPE_OPTS if getattr(a, k) is not None}
     if a.zero_shot_map: kw['zero_shot'] = _read_zero_shot_map(a.zero_shot_map)
-    if ck := a.resume and load_checkpoint(a.out): kw = {k: ck['settings'][k] for k in ('arch',) + _RECIPE_OPTS} | kw  # options not given: the saved ones
+    if kw.get('budget') == float('inf'): kw['budget'] = None
+    if ck := a.resume and load_checkpoint(a.out): kw = {k: ck['settings'][k] for k in ('arch',) + _RECIPE_OPTS if k in ck['settings']} | kw  # options not given: the saved ones
     learn, m = train_run(df, a.out, skip_bad=a.skip_bad, resume=a.resume, **kw)
     print(f"Model written to {Path(a.out).resolve()}; validation mAP {m['mAP']:.3f}, macro-F1 {m['f1_macro']:.3f}")
     return 0
@@ -155,6 +156,14 @@ def cmd_cam(a) -> int:
     for r in cam_points(mm, a.paths, _cam_classes(a), a.method, size=a.size): print(json.dumps(r), flush=True)
     return 0
 
+# %% ../nbs/09_cli.ipynb #20d0108f
+def _seconds(s:str) -> float|None:
+    "A `--budget` value: seconds, or `none` for no bound (infinity here, None in the recipe)."
+    if s.strip().lower() in ('none', 'inf'): return float('inf')
+    v = float(s)
+    if v < 0: raise argparse.ArgumentTypeError(f'a budget is seconds, 0 or more (not {s})')
+    return v
+
 # %% ../nbs/09_cli.ipynb #20fb9cf7
 def _train_parser(sub):
     "The options of `mlic train`."
@@ -163,7 +172,9 @@ def _train_parser(sub):
     t.add_argument('--arch'); t.add_argument('--weights', help='local weights file or folder (default MLIC_WEIGHTS)')
     t.add_argument('--ood', help='Pets only: a folder of real images of other things; half choose the "no label" threshold, half measure it')
     t.add_argument('--skip-bad', action='store_true', help='skip rows with problems (listed) instead of refusing the data set')
-    t.add_argument('--epochs', dest='ft_epochs', type=int, help='epochs of body fine-tuning (default 0 with pretrained weights)')
+    t.add_argument('--epochs', dest='ft_epochs', type=int, help='epochs of body fine-tuning (default: chosen by a measured trial within --budget)')
+    t.add_argument('--budget', type=_seconds, help="seconds the run may take: fine-tuning the body is tried and given epochs only "
+                   "within it (default 600; 'none': no bound)")
     z = t.add_mutually_exclusive_group()
     z.add_argument('--no-zero-shot', dest='zero_shot', action='store_const', const=False,
                    help="leave out the pretrained ImageNet classifier's verdict on the labels it covers")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_recipe.ipynb #088b0fa3
 from __future__ import annotations
-import json, time
+import copy, json, math, time
 from dataclasses import dataclass, asdict, replace
 from functools import partial
 from pathlib import Path
@@ -18,15 +18,15 @@ from .data import get_vocab, multilabel_dls
 from .datasets import load_voc, read_dataset, clean_table, plot_label_stats
 from .backbones import multilabel_learner, backbone
 from .losses import BCELossMulti
-from .metrics import per_class_thresholds, set_thresholds, threshold_sweep, multilabel_metrics
+from .metrics import per_class_thresholds, set_thresholds, threshold_sweep, multilabel_metrics, mean_ap
 from .learner import (CHECKPOINT, head_features, train_images_dl, fit_head, predict_tta, gpu_speedups, save_checkpoint,
                           load_checkpoint, fine_tune_phases, fit_phases, plot_train_loss)
 from .zero_shot import add_zero_shot_prior, set_prior_base, HeadWithPrior
 from .inference import export_model
 
 # %% auto #0
-__all__ = ['Recipe', 'recipe_learner', 'fit_recipe_head', 'fine_tune_recipe', 'tune_thresholds', 'plot_per_class_ap', 'train_run',
-           'fastbook_recipe', 'demo']
+__all__ = ['Recipe', 'recipe_learner', 'fit_recipe_head', 'fine_tune_recipe', 'train_batch_seconds', 'choose_fine_tune',
+           'fine_tune_choice', 'tune_thresholds', 'plot_per_class_ap', 'train_run', 'fastbook_recipe', 'demo']
 
 # %% ../nbs/04c_recipe.ipynb #62136d31
 @dataclass
@@ -36,7 +36,10 @@ class Recipe:
     bs:int=16  # batch size
     head_steps:int=400  # `fit_head` steps on cached features
     lr:float=3e-3  # `fit_head` learning rate
-    ft_epochs:int|None=None  # epochs fine-tuning the body; default 0 with pretrained weights, 10 from random ones
+    ft_epochs:int|None=None  # epochs fine-tuning the body; default chosen by measurement (pretrained), 10 from random weights
+    max_ft_epochs:int=5  # the most epochs the choice gives the body
+    budget:float|None=600  # seconds the run may take: fine-tuning is tried, and given epochs, only within it (None: no bound)
+    min_gain:float=0.005  # validation mAP fine-tuning must add to the head alone's to be kept
     ft_lr:float=3e-4  # base learning rate of fine-tuning
     zero_shot:bool|dict=True  # the ImageNet prior for the labels it covers (chapter 04a); a dict: your label -> ImageNet classes
     tta:bool=True  # average the predictions with the mirror images'
@@ -64,18 +67,85 @@ def fit_recipe_head(learn, r:Recipe, out:Path, settings:dict) -> dict:
     return save_checkpoint(learn, out, 'head', 0, seconds=time.time() - t0, ft_losses=[], head_losses=losses, settings=settings)
 
 # %% ../nbs/04c_recipe.ipynb #65aca95c
-def _ft_epochs(r:Recipe, pretrained:bool) -> int:
-    "The fine-tuning epochs of recipe `r`: as set, or by default 0 with pretrained weights and 10 from random ones."
-    return ifnone(r.ft_epochs, 0 if pretrained else 10)
+def _ft_epochs(r:Recipe, pretrained:bool) -> int|None:
+    "The fine-tuning epochs of recipe `r`: as set, else 10 from random weights, or None (to be chosen) with pretrained ones."
+    return ifnone(r.ft_epochs, None if pretrained else 10)
 
 # %% ../nbs/04c_recipe.ipynb #48654b0c
-def fine_tune_recipe(learn, r:Recipe, out:Path, ck:dict, cbs=None, prior:bool=False) -> dict:
-    "Fine-tune the body as recipe `r` says, from checkpoint `ck`, with a checkpoint every epoch; returns the last one."
-    ft_epochs = _ft_epochs(r, learn.pretrained)
-    phases = fine_tune_phases(ft_epochs, base_lr=r.ft_lr if learn.pretrained else 5e-3, freeze_epochs=0 if learn.pretrained else 2)
-    last = fit_phases(learn, phases, out, ck, cbs, head_losses=ck['head_losses'], settings=ck['settings'])
-    if prior and ft_epochs: set_prior_base(learn)  # the body moved: the prior's base rates again
+def fine_tune_recipe(learn, r:Recipe, out:Path, ck:dict, cbs=None, prior:bool=False, epochs:int|None=None) -> dict:
+    "Fine-tune the body for `epochs` (default as recipe `r` says), from checkpoint `ck`, with a checkpoint every epoch; returns the last one."
+    epochs = ifnone(epochs, _ft_epochs(r, learn.pretrained) or 0)
+    phases = fine_tune_phases(epochs, base_lr=r.ft_lr if learn.pretrained else 5e-3, freeze_epochs=0 if learn.pretrained else 2)
+    last = fit_phases(learn, phases, out, ck, cbs, head_losses=ck['head_losses'], settings=ck['settings'], plan=epochs)
+    if prior and epochs: set_prior_base(learn)  # the body moved: the prior's base rates again
     return last
+
+# %% ../nbs/04c_recipe.ipynb #03b84eac
+def train_batch_seconds(learn, n:int=2) -> float:
+    "Seconds one training batch of the unfrozen model takes, data loading, forward and backward (median of `n`, after one more to warm up); `learn` is left as it was."
+    ps = list(learn.model.parameters()); state, grads = copy.deepcopy(learn.model.state_dict()), [p.requires_grad for p in ps]
+    for p in ps: p.requires_grad_(True)
+    learn.model.train(); ts, it = [], iter(learn.dls.train)
+    try:
+        for _ in range(n + 1):
+            t = time.perf_counter(); xb, yb = (b.as_subclass(torch.Tensor) for b in next(it))  # plain tensors, as in a training step's loss
+            learn.loss_func(learn.model(xb), yb).backward(); ts.append(time.perf_counter() - t)
+    except StopIteration: pass
+    finally:
+        learn.model.zero_grad(set_to_none=True); learn.model.load_state_dict(state); learn.model.eval()
+        for p, g in zip(ps, grads): p.requires_grad_(g)
+    if not ts: raise ValueError(f'{len(learn.dls.train_ds)} training images make no full batch of {learn.dls.train.bs} to time')
+    return float(np.median(ts[1:] or ts))
+
+# %% ../nbs/04c_recipe.ipynb #ae12553e
+def _scored(learn, r:Recipe) -> tuple:
+    "The validation mAP of `learn`, its predictions (`predict_tta`) and the seconds they took."
+    t = time.time(); preds = predict_tta(learn, tta=r.tta)
+    return mean_ap(preds[0], preds[1]), preds, time.time() - t
+
+# %% ../nbs/04c_recipe.ipynb #19babaaf
+def choose_fine_tune(learn, r:Recipe, out:Path, ck:dict, t0:float, cbs=None, prior:bool=False) -> tuple:
+    "Fine-tune the body or not, and how long, measured on the validation images within `r.budget` seconds from `t0`: `(choice, last checkpoint, validation predictions)`."
+    m0, preds, t_score = _scored(learn, r)
+    trials = [dict(ft_epochs=0, mAP=round(m0, 4))]
+    def done(k, why, last, p): return dict(ft_epochs=k, reason=why, trials=trials, budget=r.budget, chosen_on=f'the {len(p[1])} validation images'), last, p
+    left = lambda: math.inf if r.budget is None else r.budget - (time.time() - t0)
+    n_tr, n_va = len(learn.dls.train_ds), len(learn.dls.valid_ds)
+    extra = t_score * (1 + (n_tr / n_va / (2 if r.tta else 1) if prior else 0))  # scoring, and the prior's base rates again
+    if not len(learn.dls.train): return done(0, f'{n_tr} training images make no full batch of {learn.dls.train.bs}: the head alone', ck, preds)
+    est = train_batch_seconds(learn) * len(learn.dls.train) + extra
+    if est > left(): return done(0, f'one epoch fine-tuning the body, scored, would take about {est:.0f}s, more than the {max(left(), 0):.0f}s '
+                                    f'left of the {r.budget:g}s budget: the head alone', ck, preds)
+    head = copy.deepcopy(learn.model.state_dict())
+    t = time.time(); last1 = fine_tune_recipe(learn, r, out, ck, cbs, prior, epochs=1); m1, p1, _ = _scored(learn, r)
+    per_epoch = max(time.time() - t - extra, 1e-3); trials.append(dict(ft_epochs=1, mAP=round(m1, 4), seconds=round(time.time() - t, 1)))
+    if m1 < m0 + r.min_gain:
+        learn.model.load_state_dict(head)
+        return done(0, f'one epoch fine-tuning the body scored {m1:.3f} mAP against {m0:.3f} for the head alone '
+                       f'(it must add {r.min_gain:g}): the head alone', ck, preds)
+    room = left() - extra
+    k = r.max_ft_epochs if math.isinf(room) else min(r.max_ft_epochs, int(room // per_epoch))
+    if k < 2: return done(1, f'one epoch fine-tuning the body scored {m1:.3f} mAP against {m0:.3f} for the head alone; '
+                             f'a longer run ({per_epoch:.0f}s an epoch) does not fit the {max(left(), 0):.0f}s left: one epoch', last1, p1)
+    one = copy.deepcopy(learn.model.state_dict()); learn.model.load_state_dict(head)
+    t = time.time(); last = fine_tune_recipe(learn, r, out, ck, cbs, prior, epochs=k); mk, pk, _ = _scored(learn, r)
+    trials.append(dict(ft_epochs=k, mAP=round(mk, 4), seconds=round(time.time() - t, 1)))
+    if mk > m1: return done(k, f'{k} epochs fine-tuning the body scored {mk:.3f} mAP, one epoch {m1:.3f}, the head alone {m0:.3f}: {k} epochs', last, pk)
+    learn.model.load_state_dict(one)
+    return done(1, f'one epoch fine-tuning the body scored {m1:.3f} mAP, {k} epochs {mk:.3f}, the head alone {m0:.3f}: one epoch', last1, p1)
+
+# %% ../nbs/04c_recipe.ipynb #d3ffb5fd
+def fine_tune_choice(learn, r:Recipe, out:Path, ck:dict, t0:float, cbs=None, prior:bool=False) -> tuple:
+    "Fine-tune as `r`, a resumed checkpoint `ck` or a measurement says: `(choice, last checkpoint, validation predictions or None)`."
+    set_k = _ft_epochs(r, learn.pretrained)
+    if ck['phase'] != 'head':  # resumed inside a fine-tuning run: finish it
+        k = ck.get('plan', set_k or 0)
+        why = f'resumed inside a fine-tuning run of {k} epoch(s): finished it'
+    elif set_k is not None:
+        k = set_k
+        why = f'set by the recipe (ft_epochs={k})' if r.ft_epochs is not None else "no pretrained weights: the body must learn (fastai's fine_tune schedule)"
+    else: return choose_fine_tune(learn, r, out, ck, t0, cbs, prior)
+    return dict(ft_epochs=k, reason=why, trials=[], budget=r.budget, chosen_on=None), fine_tune_recipe(learn, r, out, ck, cbs, prior, epochs=k), None
 
 # %% ../nbs/04c_recipe.ipynb #a1aebff7
 def tune_thresholds(learn, probs, targs) -> dict:
@@ -125,16 +195,17 @@ def _resume_checkpoint(out:Path, settings:dict) -> dict:
     return ck
 
 # %% ../nbs/04c_recipe.ipynb #ef0e0c66
-def _run_metrics(learn, df, r:Recipe, arch, groups, ck, last, resume) -> dict:
-    "`metrics.json` of a run: validation metrics at tuned per-class thresholds, and what the run was."
-    probs, targs, loss = predict_tta(learn, tta=r.tta)
+def _run_metrics(learn, df, r:Recipe, arch, groups, ck, last, resume, choice:dict, preds=None, t0:float|None=None) -> dict:
+    "`metrics.json` of a run: validation metrics at tuned per-class thresholds (on `preds`, default computed), and what the run was and chose."
+    probs, targs, loss = preds or predict_tta(learn, tta=r.tta)
     tuned = tune_thresholds(learn, probs, targs)
     P, T, vocab = probs.numpy(), targs.numpy(), list(learn.dls.vocab)
     return dict(multilabel_metrics(P, T, vocab, per_class_thresholds(P, T)), valid_loss=float(loss.mean()), n_images=len(T),
                 train_seconds=round(last['seconds'], 1), **tuned, arch=arch if isinstance(arch, str) else arch.__name__,
-                pretrained=bool(learn.pretrained), **asdict(replace(r, zero_shot=sorted(groups), ft_epochs=_ft_epochs(r, learn.pretrained))),
+                pretrained=bool(learn.pretrained), **asdict(replace(r, zero_shot=sorted(groups), ft_epochs=choice['ft_epochs'])),
                 n_train=int((df.split == 'train').sum()), vocab=vocab,
-                resumed_from=dict(phase=ck['phase'], epoch=ck['epoch']) if resume else None)
+                resumed_from=dict(phase=ck['phase'], epoch=ck['epoch']) if resume else None, recipe_choice=choice,
+                run_seconds=round(time.time() - t0, 1) if t0 else None)
 
 # %% ../nbs/04c_recipe.ipynb #f099a507
 def train_run(df:pd.DataFrame,  # an mlic table with train and valid rows
@@ -147,6 +218,7 @@ def train_run(df:pd.DataFrame,  # an mlic table with train and valid rows
               cbs=None,  # more fastai callbacks for the fine-tuning epochs
               **settings):  # fields of `Recipe` to change, e.g. `size=224`
     "Train a multi-label model on `df` with mlic's recipe, evaluate it and write the run folder; returns `(learn, metrics)`."
+    t0 = time.time()
     r, df, out = replace(recipe or Recipe(), **settings), clean_table(df, skip=skip_bad), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     saved = dict(arch=arch if isinstance(arch, str) else arch.__name__, **asdict(r), vocab=get_vocab(df))
@@ -154,8 +226,9 @@ def train_run(df:pd.DataFrame,  # an mlic table with train and valid rows
     learn, groups = recipe_learner(df, r, arch, weights, num_workers)
     if ck: learn.model.load_state_dict(ck['model']); set_thresholds(learn, ck['thresholds'])
     else: ck = fit_recipe_head(learn, r, out, saved)
-    last = fine_tune_recipe(learn, r, out, ck, cbs, prior=bool(groups))
-    m = _run_metrics(learn, df, r, arch, groups, ck, last, resume)
+    choice, last, preds = fine_tune_choice(learn, r, out, ck, t0, cbs, prior=bool(groups))
+    print(f"Fine-tuning the body: {choice['ft_epochs']} epoch(s); {choice['reason']}")
+    m = _run_metrics(learn, df, r, arch, groups, ck, last, resume, choice, preds, t0)
     _write_run(learn, df, m, out, last['head_losses'], last['ft_losses'])
     (out/CHECKPOINT).unlink()  # the exported model is what stays
     return learn, m
@@ -181,7 +254,7 @@ def demo(out:str='runs/demo',  # run folder to write
          arch:str='mobilenet_v2',  # torchvision architecture
          weights:str=None,  # local weights file or folder; default MLIC_WEIGHTS
          size:int=320,  # image side in pixels
-         ft_epochs:int=None,  # body fine-tuning epochs (default 0 with pretrained weights)
+         ft_epochs:int=None,  # body fine-tuning epochs (default: chosen by a measured trial within the time budget)
          random_weights:bool=False,  # train even without pretrained weights
         ):
     "Train a multi-label model on PASCAL VOC 2007 (or `data`) and write a run folder."

@@ -19,7 +19,7 @@ def mlic(*args, check=True):
 def model(tmp_path_factory, weights):
     out = tmp_path_factory.mktemp('m')/'voc'
     r = mlic('train', '--data', VOC, '--size', '128', *weights_args(weights), '--out', out)
-    assert f'Model written to {out.resolve()}' in r.stdout
+    assert f'Model written to {out.resolve()}' in r.stdout and 'Fine-tuning the body: ' in r.stdout  # the choice, said
     return out
 
 def test_train_writes_a_pickle_free_model_and_metrics(model):
@@ -28,7 +28,8 @@ def test_train_writes_a_pickle_free_model_and_metrics(model):
     meta = json.loads((model/'model.json').read_text())
     assert meta['arch'] == 'mobilenet_v2' and len(meta['vocab']) == len(meta['thresholds']) == 20
     assert meta['zero_shot']['groups']['bird'][0] == 'cock' and len(meta['zero_shot']['groups']) == 20  # the ImageNet prior, by default
-    assert json.loads((model/'metrics.json').read_text())['zero_shot'] == meta['vocab']
+    m = json.loads((model/'metrics.json').read_text())
+    assert m['zero_shot'] == meta['vocab'] and m['recipe_choice']['ft_epochs'] == m['ft_epochs'] and m['recipe_choice']['reason']
 
 def test_eval_prints_the_metrics_as_json(model):
     m = json.loads(mlic('eval', '--model', model, '--data', VOC).stdout)
@@ -98,8 +99,11 @@ def test_train_refuses_bad_rows_or_skips_them_when_asked(tmp_path, weights):
     assert 'Skipping 1 of 13 rows with problems: 12 (gone.jpg)' in r.stdout and (tmp_path/'m'/'model.json').exists()
     groups = json.loads((tmp_path/'m'/'model.json').read_text())['zero_shot']['groups']
     assert groups['car'] == ['cab', 'jeep'] and groups['bus'] == ['minibus', 'school bus', 'trolleybus']  # the map's, else VOC's (ImageNet order)
-    mlic('train', '--data', tmp_path/'d.csv', '--size', '64', *weights_args(weights), '--out', tmp_path/'n', '--skip-bad', '--no-zero-shot')
+    mlic('train', '--data', tmp_path/'d.csv', '--size', '64', *weights_args(weights), '--out', tmp_path/'n', '--skip-bad', '--no-zero-shot',
+         '--budget', '0', '--bs', '4')
     assert json.loads((tmp_path/'n'/'model.json').read_text())['zero_shot'] is None
+    m = json.loads((tmp_path/'n'/'metrics.json').read_text())
+    if m['pretrained']: assert m['ft_epochs'] == 0 and 'budget' in m['recipe_choice']['reason']  # --budget 0: no time for a trial
 
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, weights):
     import signal, time, torch
