@@ -91,7 +91,7 @@ def _mlic(tr, ch, sc, vocab, **kw):
     learn, m = train_run(pd.concat([tr, ch.assign(split='valid')]), out, arch=ARCH, **kw)
     mm = load_model(out)
     P = predict_tta(learn, learn.dls.test_dl(sc, with_labels=True))[0].numpy()
-    return P, mm.thresholds.numpy(), {k: m[k] for k in ('ft_epochs', 'recipe_choice', 'run_seconds')}
+    return P, np.asarray(mm.thresholds), {k: m[k] for k in ('ft_epochs', 'recipe_choice', 'run_seconds')}
 
 METHODS = dict(fastbook=fastbook, careful=careful, probe=probe, mlic=_mlic, **{'mlic-noprior': lambda *a: _mlic(*a, zero_shot=False)})
 
