@@ -28,7 +28,7 @@ import numpy as np, pandas as pd
 from _common import quiet, SHARED, RESULTS, provenance, save_results
 from fastai.vision.all import set_seed, vision_learner, Resize, aug_transforms, accuracy_multi
 from mlic.datasets import read_dataset
-from mlic.data import multilabel_dls
+from mlic.data import multilabel_dls, label_matrix
 from mlic.backbones import backbone, multilabel_learner
 from mlic.learner import head_features, predict_tta
 from mlic.recipe import train_run, fastbook_recipe
@@ -44,7 +44,7 @@ def halves(df, n_train=None, seed=0):
     if n_train: tr = tr.sample(n=min(n_train, len(tr)), random_state=seed)
     return tr, va.iloc[0::2], va.iloc[1::2]
 
-def targets(df, vocab): return np.array([[c in ls.split() for c in vocab] for ls in df.labels], dtype=float)
+def targets(df, vocab): return label_matrix(df, vocab).toarray()  # chapter 01's multi-hot matrix
 
 def best_global(P, T) -> float: return float(threshold_sweep(P, T).f1_macro.idxmax())
 
