@@ -28,7 +28,7 @@ def cmd_check_data(a) -> int:
     return 1
 
 # %% ../nbs/09_cli.ipynb #bc3abd30
-_RECIPE_OPTS = ('ft_epochs', 'budget', 'size', 'bs', 'lr', 'zero_shot')
+_RECIPE_OPTS = ('ft_epochs', 'budget', 'size', 'bs', 'lr', 'zero_shot', 'features')
 
 def cmd_train(a) -> int:
     "Train with mlic's recipe on a data set in any layout, tune thresholds, export the model and metrics to `--out`."
@@ -179,6 +179,8 @@ def _train_parser(sub):
     z.add_argument('--no-zero-shot', dest='zero_shot', action='store_const', const=False,
                    help="leave out the pretrained ImageNet classifier's verdict on the labels it covers")
     z.add_argument('--zero-shot-map', help='JSON file {label: [ImageNet class names]} for labels ImageNet knows by other names')
+    t.add_argument('--features', choices=['auto', 'last', 'stages'], help="the head's input: the body's last stage, every stage with a "
+                   "Gram matrix (chapter 01c), or 'auto' (default): the better on the validation images")
     t.add_argument('--resume', action='store_true', help='continue from the checkpoint in --out (saved after every epoch)')
     for k, ty in (('--size', int), ('--bs', int), ('--lr', float)): t.add_argument(k, type=ty)
 

@@ -20,6 +20,7 @@ from .data import open_image, label_matrix
 from .datasets import image_paths
 from .backbones import get_arch, arch_name, TimmArch
 from .metrics import get_thresholds, multilabel_metrics
+from .stages import stages_model, stages_spec
 from .zero_shot import HeadWithPrior, ZeroShotPrior, IMAGENET_CLASSES
 
 # %% auto #0
@@ -75,7 +76,8 @@ def export_meta(learn) -> dict:
     last = [m for m in head.modules() if isinstance(m, nn.Linear)][-1]
     return dict(format=FORMAT, mlic_version=mlic.__version__, arch=arch, n_out=len(vocab), vocab=vocab,
                 thresholds=get_thresholds(learn).tolist(), item_tfm=_item_tfm_spec(learn.dls), normalize=_norm_spec(learn.dls),
-                head=_head_spec(head), head_bias=last.bias is not None, zero_shot=_zero_shot_spec(head, vocab))
+                head=_head_spec(head), head_bias=last.bias is not None, zero_shot=_zero_shot_spec(head, vocab),
+                stages=stages_spec(learn.model))
 
 # %% ../nbs/04b_inference.ipynb #7c476540
 def sha256(path) -> str:
@@ -116,6 +118,7 @@ def _build(meta:dict) -> nn.Module:
     a = get_arch(meta['arch'])
     if isinstance(a, TimmArch): m = create_timm_model(str(a), meta['n_out'], pretrained=False, **meta['head'])[0]
     else: m = create_vision_model(a, meta['n_out'], pretrained=False, **meta['head'])
+    if st := meta.get('stages'): m = stages_model(m, lin_ftrs=meta['head']['lin_ftrs'], **st)  # on every stage (chapter 01c)
     if meta['head_bias']:
         head = m[-1]; i = max(j for j, l in enumerate(head) if isinstance(l, nn.Linear))
         head[i] = nn.Linear(head[i].in_features, head[i].out_features, bias=True)

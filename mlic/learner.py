@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_learner.ipynb #ae824936
 from __future__ import annotations
-import os, time
+import contextlib, os, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch
@@ -15,25 +15,52 @@ from fastprogress.fastprogress import progress_bar
 from fastai.vision.all import Callback
 
 # %% auto #0
-__all__ = ['CHECKPOINT', 'train_images_dl', 'head_features', 'fit_head', 'plot_train_loss', 'HFlipInput', 'flip_average',
-           'predict_tta', 'gpu_speedups', 'save_checkpoint', 'load_checkpoint', 'EpochCheckpoint', 'fine_tune_phases',
-           'fit_phases']
+__all__ = ['CHECKPOINT', 'feature_bs', 'train_images_dl', 'channels_last', 'head_features', 'feature_rows', 'fit_head',
+           'plot_train_loss', 'HFlipInput', 'flip_average', 'predict_tta', 'gpu_speedups', 'save_checkpoint',
+           'load_checkpoint', 'EpochCheckpoint', 'fine_tune_phases', 'fit_phases']
 
 # %% ../nbs/04_learner.ipynb #6b4e4b24
+def feature_bs(learn) -> int:
+    "Images per batch for `head_features`: 2 on a CPU (small channels-last batches run fastest there), else the learner's batch size."
+    return 2 if next(learn.model.parameters()).device.type == 'cpu' else learn.dls.bs
+
+
+# %% ../nbs/04_learner.ipynb #d7ab0095
 def train_images_dl(learn, bs:int|None=None):
     "The training images of `learn`, with their labels, in order and without augmentation (a validation-style `DataLoader`)."
-    return learn.dls.test_dl(learn.dls.train.items, with_labels=True, bs=bs or learn.dls.bs)
+    return learn.dls.test_dl(learn.dls.train.items, with_labels=True, bs=bs or feature_bs(learn))
+
+
+# %% ../nbs/04_learner.ipynb #fd0da932
+@contextlib.contextmanager
+def channels_last(model:torch.nn.Module):
+    "`model`'s weights in the channels-last memory layout inside the block, in the layout they had after it."
+    was = all(p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.ndim == 4)
+    model.to(memory_format=torch.channels_last)
+    try: yield model
+    finally:
+        if not was: model.to(memory_format=torch.contiguous_format)
+
 
 # %% ../nbs/04_learner.ipynb #847125f5
 def head_features(learn, dl, flip:bool=True):
-    "Pooled body features (the input of the head's layers after pooling) of every image of `dl`, and of its mirror image."
+    "Pooled body features (the input of the head's layers after pooling) of every image of `dl`, then of every mirror image."
     body, pool = learn.model[0], learn.model[1][:2]
-    learn.model.eval(); X, Y = [], []
-    with torch.no_grad():
+    learn.model.eval(); X, Xf, Y = [], [], []
+    with torch.no_grad(), channels_last(learn.model):
         for xb, yb in progress_bar(dl, leave=False):
-            for x in ([xb, xb.flip(-1)] if flip else [xb]): X.append(pool(body(x))); Y.append(yb)
+            xb = xb.contiguous(memory_format=torch.channels_last)
+            X.append(pool(body(xb))); Y.append(yb)
+            if flip: Xf.append(pool(body(xb.flip(-1))))
     plain = lambda ts: torch.cat(ts).as_subclass(torch.Tensor)
-    return plain(X).float(), plain(Y)  # targets keep their dtype: floats for multi-hot, integers for a softmax
+    return plain(X + Xf).float(), plain(Y * (2 if flip else 1))  # targets keep their dtype: floats for multi-hot, integers for a softmax
+
+
+# %% ../nbs/04_learner.ipynb #1a37585f
+def feature_rows(n:int, flip:bool=True) -> np.ndarray:
+    "The image behind each row of `head_features` over `n` images: every image, then (`flip`) every mirror image."
+    return np.tile(np.arange(n), 2 if flip else 1)
+
 
 # %% ../nbs/04_learner.ipynb #7f075852
 def fit_head(learn, steps:int=400, lr:float=3e-3, wd:float=1e-2, bs:int=128, flip:bool=True, feats=None) -> list:
@@ -75,10 +102,11 @@ def flip_average(learn, dl, probs):
 
 # %% ../nbs/04_learner.ipynb #0fba0238
 def predict_tta(learn, dl=None, tta:bool=True):
-    "Probabilities, targets and per-image losses on `dl` (default validation), averaged with the mirror images if `tta`."
+    "Probabilities, targets and per-image losses on `dl` (default validation), averaged with the mirror images if `tta` (channels-last, as `head_features`)."
     dl = dl or learn.dls.valid
-    with learn.no_bar(): probs, targs, loss = learn.get_preds(dl=dl, with_loss=True)
-    return (flip_average(learn, dl, probs) if tta else probs), targs, loss
+    with learn.no_bar(), channels_last(learn.model):
+        probs, targs, loss = learn.get_preds(dl=dl, with_loss=True)
+        return (flip_average(learn, dl, probs) if tta else probs), targs, loss
 
 # %% ../nbs/04_learner.ipynb #832239cc
 def gpu_speedups(learn):

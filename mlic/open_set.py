@@ -19,13 +19,13 @@ from .backbones import multilabel_learner, backbone
 from .losses import BCELossMulti
 from .metrics import set_thresholds
 from .inference import export_model
-from .learner import fit_head, flip_average, head_features
+from .learner import fit_head, flip_average, head_features, feature_rows, feature_bs
 
 # %% auto #0
 __all__ = ['synthetic_ood', 'voc_without_pets', 'singlelabel_dls', 'open_set_learner', 'train_open_set', 'class_probs',
            'confidence', 'confidences', 'open_set_report', 'tradeoff', 'plot_tradeoff', 'choose_threshold',
-           'feature_rows', 'labelled_features', 'head_probs', 'label_folds', 'oof_probs', 'answers', 'crossfit_answers',
-           'halves', 'ood_threshold', 'open_set_run']
+           'labelled_features', 'head_probs', 'label_folds', 'oof_probs', 'answers', 'crossfit_answers', 'halves',
+           'ood_threshold', 'open_set_run']
 
 # %% ../nbs/05_open_set.ipynb #4aa59705
 def synthetic_ood(n:int=20, size:int=256, seed:int=0) -> list:
@@ -127,17 +127,13 @@ def choose_threshold(id_conf=None, ood_conf=None, target:float=0.9, keep:float=0
     c = np.sort(np.asarray(id_conf))[::-1]
     return float(c[max(int(np.ceil(keep * len(c) - 1e-9)) - 1, 0)])  # the highest threshold at or above which `keep` of them lie
 
-# %% ../nbs/05_open_set.ipynb #47b4cf5e
-def feature_rows(n:int, bs:int) -> np.ndarray:
-    "The image behind each row of `head_features(dl, flip=True)` for `n` images in batches of `bs`: a batch, then its mirror."
-    return np.concatenate([np.tile(np.arange(i, min(i + bs, n)), 2) for i in range(0, n, bs)])
-
 # %% ../nbs/05_open_set.ipynb #7c1e06f0
 def labelled_features(learn, df:pd.DataFrame) -> tuple:
     "Cached body features of every train and valid image of `df` and of its mirror, their targets, and each row's image."
-    dl = learn.dls.test_dl(df[df.split.isin(['train', 'valid'])], with_labels=True)
+    dl = learn.dls.test_dl(df[df.split.isin(['train', 'valid'])], with_labels=True, bs=feature_bs(learn))
     X, Y = head_features(learn, dl)
-    return X, Y, feature_rows(len(dl.dataset), dl.bs)
+    return X, Y, feature_rows(len(dl.dataset))
+
 
 # %% ../nbs/05_open_set.ipynb #8d3d0c73
 def head_probs(learn, X, rows, n:int) -> np.ndarray:

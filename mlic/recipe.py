@@ -20,13 +20,15 @@ from .backbones import multilabel_learner, backbone
 from .losses import BCELossMulti
 from .metrics import per_class_thresholds, set_thresholds, threshold_sweep, multilabel_metrics, mean_ap
 from .learner import (CHECKPOINT, head_features, train_images_dl, fit_head, predict_tta, gpu_speedups, save_checkpoint,
-                          load_checkpoint, fine_tune_phases, fit_phases, plot_train_loss)
+                          load_checkpoint, fine_tune_phases, fit_phases, plot_train_loss, feature_bs)
+from .stages import use_stages, last_stage_features
 from .zero_shot import add_zero_shot_prior, set_prior_base, HeadWithPrior
 from .inference import export_model
 
 # %% auto #0
-__all__ = ['Recipe', 'recipe_learner', 'fit_recipe_head', 'fine_tune_recipe', 'train_batch_seconds', 'choose_fine_tune',
-           'fine_tune_choice', 'tune_thresholds', 'plot_per_class_ap', 'train_run', 'fastbook_recipe', 'demo']
+__all__ = ['Recipe', 'recipe_learner', 'feature_models', 'fit_recipe_head', 'choose_features', 'fine_tune_recipe',
+           'train_batch_seconds', 'choose_fine_tune', 'fine_tune_choice', 'tune_thresholds', 'plot_per_class_ap',
+           'train_run', 'fastbook_recipe', 'demo']
 
 # %% ../nbs/04c_recipe.ipynb #62136d31
 @dataclass
@@ -41,6 +43,7 @@ class Recipe:
     budget:float|None=600  # seconds the run may take: fine-tuning is tried, and given epochs, only within it (None: no bound)
     min_gain:float=0.005  # validation mAP fine-tuning must add to the head alone's to be kept
     ft_lr:float=3e-4  # base learning rate of fine-tuning
+    features:str='auto'  # the head's input: 'last' stage (fastai's), every stage with a Gram matrix ('stages', chapter 01c), or 'auto': the better on the validation images
     zero_shot:bool|dict=True  # the ImageNet prior for the labels it covers (chapter 04a); a dict: your label -> ImageNet classes
     tta:bool=True  # average the predictions with the mirror images'
     cam_scale:float=1.8  # `mlic cam` computes the maps at this times `size` (chapter 06 measured it)
@@ -56,15 +59,61 @@ def recipe_learner(df:pd.DataFrame, r:Recipe, arch='mobilenet_v2', weights=None,
     if torch.cuda.is_available(): learn = gpu_speedups(learn)
     return learn, groups
 
+# %% ../nbs/04c_recipe.ipynb #12b3f5b5
+def _set_model(learn, model):
+    "Make `model` `learn`'s network, with a new optimiser and the body frozen if it is pretrained."
+    learn.model, learn.opt = model, None
+    if learn.pretrained: learn.freeze()
+
+# %% ../nbs/04c_recipe.ipynb #8c0b85f2
+def feature_models(learn, r:Recipe) -> dict:
+    "The models of `learn` the recipe chooses between, by name: 'last' (its own) and, as `r.features` asks where the pretrained body allows, 'stages' (chapter 01c), with the zero-shot prior as `learn`'s has it."
+    models = dict(last=learn.model)
+    if r.features == 'last' or not learn.pretrained: return models
+    prior = isinstance(learn.model[1][-1], HeadWithPrior)
+    try:
+        use_stages(learn)
+        if prior: add_zero_shot_prior(learn, None if r.zero_shot is True else r.zero_shot)
+        if torch.cuda.is_available(): learn.model.to(memory_format=torch.channels_last)
+        models['stages'] = learn.model
+    except ValueError as e: print(f'{e}: the head reads the last stage')
+    finally: _set_model(learn, models['last'])
+    if r.features == 'stages' and 'stages' in models: del models['last']
+    return models
+
 # %% ../nbs/04c_recipe.ipynb #2678d0de
-def fit_recipe_head(learn, r:Recipe, out:Path, settings:dict) -> dict:
-    "Train the head on cached features (pretrained weights only), set the prior's base rates, and save a checkpoint; returns it."
-    t0, losses = time.time(), []
+def fit_recipe_head(learn, r:Recipe, out:Path, settings:dict, models:dict|None=None) -> dict:
+    "Train the head on cached features (pretrained weights only) of each of `models` (default `learn`'s), keep the best, set the prior's base rates, and save a checkpoint; returns it."
+    t0, losses, models = time.time(), [], models or dict(last=learn.model)
+    choice = dict(features=next(iter(models)), reason='the only candidate', trials={})
     if learn.pretrained:
+        _set_model(learn, models.get('stages', learn.model))  # the richest features: the last stage's are a slice of them
         X, Y = head_features(learn, train_images_dl(learn))
-        if isinstance(learn.model[1][-1], HeadWithPrior): set_prior_base(learn, X)
-        losses = fit_head(learn, r.head_steps, r.lr, feats=(X, Y))
-    return save_checkpoint(learn, out, 'head', 0, seconds=time.time() - t0, ft_losses=[], head_losses=losses, settings=settings)
+        choice, losses = choose_features(learn, r, models, X, Y) if len(models) > 1 else (choice, _fit_candidate(learn, r, X, Y))
+    return save_checkpoint(learn, out, 'head', 0, seconds=time.time() - t0, ft_losses=[], head_losses=losses, settings=settings,
+                           features_choice=choice)
+
+# %% ../nbs/04c_recipe.ipynb #04675211
+def _fit_candidate(learn, r:Recipe, X, Y) -> list:
+    "Set `learn`'s prior base rates (if it has a prior) and train its head on features `X`; returns the losses."
+    if isinstance(learn.model[1][-1], HeadWithPrior): set_prior_base(learn, X)
+    return fit_head(learn, r.head_steps, r.lr, feats=(X, Y))
+
+# %% ../nbs/04c_recipe.ipynb #748c44f2
+def choose_features(learn, r:Recipe, models:dict, X, Y) -> tuple:
+    "Train a head on each of `models`' features (cut out of the stage features `X` of the training images), score each on the validation images and keep the best in `learn`: `(choice, its losses)`."
+    Xv, Yv = head_features(learn, learn.dls.test_dl(learn.dls.valid.items, with_labels=True, bs=feature_bs(learn)), flip=r.tta)
+    cut = dict(stages=lambda Z: Z, last=lambda Z: last_stage_features(Z, models['stages'][1][0]))
+    n, scores, losses = len(learn.dls.valid.items), {}, {}
+    for name, model in models.items():
+        _set_model(learn, model); losses[name] = _fit_candidate(learn, r, cut[name](X), Y)
+        with torch.no_grad(): P = torch.sigmoid(learn.model[1][2:](cut[name](Xv))).cpu()
+        scores[name] = mean_ap(((P[:n] + P[n:]) / 2 if r.tta else P).numpy(), Yv[:n].cpu().numpy())
+    best = 'stages' if scores['stages'] >= scores['last'] + r.min_gain else 'last'
+    _set_model(learn, models[best])
+    why = (f"a head on every stage scored {scores['stages']:.3f} validation mAP, on the last stage {scores['last']:.3f} "
+           f"({'at least' if best == 'stages' else 'less than'} {r.min_gain:g} more): {'every stage' if best == 'stages' else 'the last stage'}")
+    return dict(features=best, reason=why, trials={k: round(v, 4) for k, v in scores.items()}, chosen_on=f'the {n} validation images'), losses[best]
 
 # %% ../nbs/04c_recipe.ipynb #65aca95c
 def _ft_epochs(r:Recipe, pretrained:bool) -> int|None:
@@ -76,7 +125,8 @@ def fine_tune_recipe(learn, r:Recipe, out:Path, ck:dict, cbs=None, prior:bool=Fa
     "Fine-tune the body for `epochs` (default as recipe `r` says), from checkpoint `ck`, with a checkpoint every epoch; returns the last one."
     epochs = ifnone(epochs, _ft_epochs(r, learn.pretrained) or 0)
     phases = fine_tune_phases(epochs, base_lr=r.ft_lr if learn.pretrained else 5e-3, freeze_epochs=0 if learn.pretrained else 2)
-    last = fit_phases(learn, phases, out, ck, cbs, head_losses=ck['head_losses'], settings=ck['settings'], plan=epochs)
+    last = fit_phases(learn, phases, out, ck, cbs, head_losses=ck['head_losses'], settings=ck['settings'], plan=epochs,
+                       features_choice=ck['features_choice'])
     if prior and epochs: set_prior_base(learn)  # the body moved: the prior's base rates again
     return last
 
@@ -202,10 +252,10 @@ def _run_metrics(learn, df, r:Recipe, arch, groups, ck, last, resume, choice:dic
     P, T, vocab = probs.numpy(), targs.numpy(), list(learn.dls.vocab)
     return dict(multilabel_metrics(P, T, vocab, per_class_thresholds(P, T)), valid_loss=float(loss.mean()), n_images=len(T),
                 train_seconds=round(last['seconds'], 1), **tuned, arch=arch if isinstance(arch, str) else arch.__name__,
-                pretrained=bool(learn.pretrained), **asdict(replace(r, zero_shot=sorted(groups), ft_epochs=choice['ft_epochs'])),
+                pretrained=bool(learn.pretrained), **asdict(replace(r, zero_shot=sorted(groups), ft_epochs=choice['ft_epochs'], features=ck['features_choice']['features'])),
                 n_train=int((df.split == 'train').sum()), vocab=vocab,
                 resumed_from=dict(phase=ck['phase'], epoch=ck['epoch']) if resume else None, recipe_choice=choice,
-                run_seconds=round(time.time() - t0, 1) if t0 else None)
+                features_choice=ck['features_choice'], run_seconds=round(time.time() - t0, 1) if t0 else None)
 
 # %% ../nbs/04c_recipe.ipynb #f099a507
 def train_run(df:pd.DataFrame,  # an mlic table with train and valid rows
@@ -224,8 +274,10 @@ def train_run(df:pd.DataFrame,  # an mlic table with train and valid rows
     saved = dict(arch=arch if isinstance(arch, str) else arch.__name__, **asdict(r), vocab=get_vocab(df))
     ck = _resume_checkpoint(out, saved) if resume else None
     learn, groups = recipe_learner(df, r, arch, weights, num_workers)
-    if ck: learn.model.load_state_dict(ck['model']); set_thresholds(learn, ck['thresholds'])
-    else: ck = fit_recipe_head(learn, r, out, saved)
+    models = feature_models(learn, r)
+    if ck: _set_model(learn, models[ck['features_choice']['features']]); learn.model.load_state_dict(ck['model']); set_thresholds(learn, ck['thresholds'])
+    else: ck = fit_recipe_head(learn, r, out, saved, models)
+    print(f"Features: {ck['features_choice']['features']}; {ck['features_choice']['reason']}")
     choice, last, preds = fine_tune_choice(learn, r, out, ck, t0, cbs, prior=bool(groups))
     print(f"Fine-tuning the body: {choice['ft_epochs']} epoch(s); {choice['reason']}")
     m = _run_metrics(learn, df, r, arch, groups, ck, last, resume, choice, preds, t0)

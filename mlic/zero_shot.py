@@ -158,26 +158,28 @@ def set_base(self:ZeroShotPrior, x, chunk:int=4096):
 
 # %% ../nbs/04a_zero_shot.ipynb #d024b739
 class HeadWithPrior(nn.Module):
-    "The head's layers after pooling, plus `prior` on the average-pooled features when predicting (not in training)."
+    "The head's layers after pooling, plus `prior` on the average-pooled last-stage features (from column `avg_from` on) when predicting (not in training)."
     def __init__(self, head:nn.Module, prior:ZeroShotPrior, avg_from:int):
         super().__init__()
         self.head, self.prior, self.avg_from, self.use_prior = head, prior, avg_from, True
 
+    def avg_features(self, x): return x[:, self.avg_from:self.avg_from + self.prior.weight.shape[1]]
+
     def forward(self, x):
         out = self.head(x)
         if self.training or not self.use_prior: return out
-        return out + self.prior(x[:, self.avg_from:]).to(out.dtype)
+        return out + self.prior(self.avg_features(x)).to(out.dtype)
 
     def set_base(self, x):
         "Set the prior's base rates from the pooled features `x` (the input of this module) of the training images."
-        self.prior.set_base(x[:, self.avg_from:])
+        self.prior.set_base(self.avg_features(x))
 
 # %% ../nbs/04a_zero_shot.ipynb #27ace875
 @patch(cls_method=True)
 def wrap(cls:HeadWithPrior, head:nn.Sequential, prior:ZeroShotPrior) -> nn.Sequential:
     "fastai's head `(pool, flatten, layers...)` as `(pool, flatten, HeadWithPrior(layers))`."
-    avg_from = prior.weight.shape[1] if isinstance(head[0], AdaptiveConcatPool2d) else 0  # concat pooling is [max, avg]
-    return nn.Sequential(head[0], head[1], cls(head[2:], prior, avg_from))
+    concat = prior.weight.shape[1] if isinstance(head[0], AdaptiveConcatPool2d) else 0  # concat pooling is [max, avg]
+    return nn.Sequential(head[0], head[1], cls(head[2:], prior, getattr(head[0], 'avg_from', concat)))  # `StylePool` says where (chapter 01c)
 
 # %% ../nbs/04a_zero_shot.ipynb #469634f0
 def add_zero_shot_prior(learn, groups:dict|None=None) -> dict:
