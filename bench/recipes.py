@@ -30,7 +30,7 @@ from fastai.vision.all import set_seed, vision_learner, Resize, aug_transforms, 
 from mlic.datasets import read_dataset
 from mlic.data import multilabel_dls, label_matrix
 from mlic.backbones import backbone, multilabel_learner
-from mlic.learner import head_features, predict_tta
+from mlic.learner import head_features, predict_tta, feature_bs
 from mlic.recipe import train_run, fastbook_recipe
 from mlic.inference import load_model
 from mlic.metrics import mean_ap, f1, threshold_sweep
@@ -64,11 +64,11 @@ def careful(tr, ch, sc, vocab):
     learn.fine_tune(5, 2e-3)
     return fastai_preds(learn, sc), best_global(fastai_preds(learn, ch), targets(ch, vocab))
 
-def probe(tr, ch, sc, vocab, size=320, bs=32):
+def probe(tr, ch, sc, vocab, size=320):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     learn = multilabel_learner(multilabel_dls(pd.concat([tr, ch.assign(split='valid')]), size=size, min_scale=1.0, vocab=vocab), ARCH)
-    feats = lambda df: head_features(learn, learn.dls.test_dl(df, with_labels=True, bs=bs))
+    feats = lambda df: head_features(learn, learn.dls.test_dl(df, with_labels=True, bs=feature_bs(learn)))
     X, Y = (t.numpy() for t in feats(tr))
     z = StandardScaler().fit(X)
     heads = [LogisticRegression(C=0.1, max_iter=2000).fit(z.transform(X), Y[:, j]) if 0 < Y[:, j].sum() < len(Y) else None
@@ -76,22 +76,15 @@ def probe(tr, ch, sc, vocab, size=320, bs=32):
     def probs(df):
         Xd = z.transform(feats(df)[0].numpy())
         P = np.stack([h.predict_proba(Xd)[:, 1] if h is not None else np.full(len(Xd), Y[:, j].mean()) for j, h in enumerate(heads)], 1)
-        return mirror_mean(P, len(df), bs)
+        return (P[:len(df)] + P[len(df):]) / 2  # each image's rows, then its mirror's (chapter 04)
     return probs(sc), best_global(probs(ch), targets(ch, vocab))
-
-def mirror_mean(P, n, bs):
-    "Average the rows of `head_features(flip=True)` (a batch, then its mirror) per image."
-    from mlic.open_set import feature_rows
-    rows, out = feature_rows(n, bs), np.zeros((n, P.shape[1]))
-    np.add.at(out, rows, P)
-    return out / 2
 
 def _mlic(tr, ch, sc, vocab, **kw):
     out = Path('/tmp/mlic_bench_recipes')
     learn, m = train_run(pd.concat([tr, ch.assign(split='valid')]), out, arch=ARCH, **kw)
     mm = load_model(out)
     P = predict_tta(learn, learn.dls.test_dl(sc, with_labels=True))[0].numpy()
-    return P, np.asarray(mm.thresholds), {k: m[k] for k in ('ft_epochs', 'recipe_choice', 'run_seconds')}
+    return P, np.asarray(mm.thresholds), {k: m[k] for k in ('features', 'features_choice', 'ft_epochs', 'recipe_choice', 'run_seconds')}
 
 METHODS = dict(fastbook=fastbook, careful=careful, probe=probe, mlic=_mlic, **{'mlic-noprior': lambda *a: _mlic(*a, zero_shot=False)})
 
@@ -116,7 +109,7 @@ if __name__ == '__main__':
             rows = [r for r in rows if (r['dataset'], r['n_train'], r['method']) != (ds, len(tr), name)] + [row]
             cache.write_text(json.dumps(rows, indent=1) + '\n')
             print(f"  {name:13} mAP {row['mAP']:.3f}  macro-F1 {row['f1_macro']:.3f}  {secs:5.0f}s"
-                  + (f"  (fine-tuning: {extra['recipe_choice']['reason']})" if extra else ''), flush=True)
+                  + (f"\n    features: {extra['features_choice']['reason']}\n    fine-tuning: {extra['recipe_choice']['reason']}" if extra else ''), flush=True)
     t = pd.DataFrame(rows)
     print('\n' + t[['dataset', 'n_train', 'method', 'mAP', 'f1_macro', 'seconds', 'commit']].to_string(index=False))
     for (ds, n), g in t.groupby(['dataset', 'n_train']):
