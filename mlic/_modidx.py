@@ -423,6 +423,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'mlic.stages.StylePool': ('stages.html#stylepool', 'mlic/stages.py'),
                              'mlic.stages.StylePool.__init__': ('stages.html#stylepool.__init__', 'mlic/stages.py'),
                              'mlic.stages.StylePool.forward': ('stages.html#stylepool.forward', 'mlic/stages.py'),
+                             'mlic.stages._bins': ('stages.html#_bins', 'mlic/stages.py'),
                              'mlic.stages._evaluating': ('stages.html#_evaluating', 'mlic/stages.py'),
                              'mlic.stages._opens': ('stages.html#_opens', 'mlic/stages.py'),
                              'mlic.stages._run_chain': ('stages.html#_run_chain', 'mlic/stages.py'),

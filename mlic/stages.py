@@ -58,12 +58,22 @@ def stage_ends(chain:list, size:int=224) -> list:
     return ends + [len(chain) - 1]
 
 # %% ../nbs/01c_stages.ipynb #9b45abac
+def _bins(n:int, g:int) -> torch.Tensor:
+    "`(g, n)` weights that average `n` cells into `g` bins as adaptive average pooling does (bin `i` spans `floor(i*n/g)` to `ceil((i+1)*n/g)`)."
+    i, j = torch.arange(g)[:, None], torch.arange(n)
+    m = ((j >= i * n // g) & (j < ((i + 1) * n + g - 1) // g)).float()
+    return m / m.sum(1, keepdim=True)
+
+
+# %% ../nbs/01c_stages.ipynb #0b30fa7d
 def to_grid(t:torch.Tensor, hw) -> torch.Tensor:
-    "Feature map `t` average-pooled onto a grid of `hw` cells (in whole blocks when its sides are multiples of the grid's)."
-    (h, w), (gh, gw) = t.shape[-2:], tuple(hw)
+    "Feature map `t` average-pooled onto a grid of `hw` cells: in whole blocks when its sides are multiples of the grid's, else in adaptive pooling's bins."
+    h, w, gh, gw = (int(v) for v in (*t.shape[-2:], *hw))  # plain ints: an ONNX trace keeps them as constants
     if (h, w) == (gh, gw): return t
     if h % gh == 0 and w % gw == 0: return F.avg_pool2d(t, (h // gh, w // gw))
-    return F.adaptive_avg_pool2d(t, (gh, gw))
+    bh, bw = _bins(h, gh).to(t), _bins(w, gw).to(t)  # as two matrix products, which ONNX exports (its adaptive pooling needs whole blocks)
+    return torch.einsum('gh,bchw,kw->bcgk', bh, t, bw)
+
 
 # %% ../nbs/01c_stages.ipynb #783901e9
 class StagesBody(nn.Sequential):
