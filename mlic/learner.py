@@ -15,9 +15,9 @@ from fastprogress.fastprogress import progress_bar
 from fastai.vision.all import Callback
 
 # %% auto #0
-__all__ = ['CHECKPOINT', 'feature_bs', 'train_images_dl', 'channels_last', 'head_features', 'feature_rows', 'fit_head',
-           'plot_train_loss', 'HFlipInput', 'flip_average', 'predict_tta', 'gpu_speedups', 'save_checkpoint',
-           'load_checkpoint', 'EpochCheckpoint', 'fine_tune_phases', 'fit_phases']
+__all__ = ['CHECKPOINT', 'feature_bs', 'train_images_dl', 'channels_last', 'head_features', 'feature_rows', 'head_probs',
+           'fit_head', 'plot_train_loss', 'HFlipInput', 'flip_average', 'predict_tta', 'gpu_speedups',
+           'save_checkpoint', 'load_checkpoint', 'EpochCheckpoint', 'fine_tune_phases', 'fit_phases']
 
 # %% ../nbs/04_learner.ipynb #6b4e4b24
 def feature_bs(learn) -> int:
@@ -60,6 +60,15 @@ def head_features(learn, dl, flip:bool=True):
 def feature_rows(n:int, flip:bool=True) -> np.ndarray:
     "The image behind each row of `head_features` over `n` images: every image, then (`flip`) every mirror image."
     return np.tile(np.arange(n), 2 if flip else 1)
+
+
+# %% ../nbs/04_learner.ipynb #b020dcff
+def head_probs(learn, X, rows, n:int) -> np.ndarray:
+    "Class probabilities of `n` images from their cached feature rows `X` (of images `rows`), each averaged with its mirror."
+    with torch.no_grad(): p = torch.sigmoid(learn.model[1][2:](X)).cpu().numpy()
+    out, cnt = np.zeros((n, p.shape[1])), np.zeros(n)
+    np.add.at(out, rows, p); np.add.at(cnt, rows, 1)
+    return out / np.maximum(cnt, 1)[:, None]
 
 
 # %% ../nbs/04_learner.ipynb #7f075852

@@ -19,13 +19,13 @@ from .backbones import multilabel_learner, backbone
 from .losses import BCELossMulti
 from .metrics import set_thresholds
 from .inference import export_model
-from .learner import fit_head, flip_average, head_features, feature_rows, feature_bs
+from .learner import fit_head, flip_average, head_features, feature_rows, feature_bs, head_probs
 
 # %% auto #0
 __all__ = ['synthetic_ood', 'voc_without_pets', 'singlelabel_dls', 'open_set_learner', 'train_open_set', 'class_probs',
            'confidence', 'confidences', 'open_set_report', 'tradeoff', 'plot_tradeoff', 'choose_threshold',
-           'labelled_features', 'head_probs', 'label_folds', 'oof_probs', 'answers', 'crossfit_answers', 'halves',
-           'ood_threshold', 'open_set_run']
+           'labelled_features', 'label_folds', 'oof_probs', 'answers', 'crossfit_answers', 'halves', 'ood_threshold',
+           'open_set_run']
 
 # %% ../nbs/05_open_set.ipynb #4aa59705
 def synthetic_ood(n:int=20, size:int=256, seed:int=0) -> list:
@@ -134,14 +134,6 @@ def labelled_features(learn, df:pd.DataFrame) -> tuple:
     X, Y = head_features(learn, dl)
     return X, Y, feature_rows(len(dl.dataset))
 
-
-# %% ../nbs/05_open_set.ipynb #8d3d0c73
-def head_probs(learn, X, rows, n:int) -> np.ndarray:
-    "Class probabilities of `n` images from their cached feature rows `X` (of images `rows`), each averaged with its mirror."
-    with torch.no_grad(): p = torch.sigmoid(learn.model[1][2:](X)).cpu().numpy()
-    out, cnt = np.zeros((n, p.shape[1])), np.zeros(n)
-    np.add.at(out, rows, p); np.add.at(cnt, rows, 1)
-    return out / np.maximum(cnt, 1)[:, None]
 
 # %% ../nbs/05_open_set.ipynb #e20db1d5
 def label_folds(labels, folds:int=5, seed:int=0) -> np.ndarray:

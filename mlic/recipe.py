@@ -20,7 +20,7 @@ from .backbones import multilabel_learner, backbone
 from .losses import BCELossMulti
 from .metrics import per_class_thresholds, set_thresholds, threshold_sweep, multilabel_metrics, mean_ap
 from .learner import (CHECKPOINT, head_features, train_images_dl, fit_head, predict_tta, gpu_speedups, save_checkpoint,
-                          load_checkpoint, fine_tune_phases, fit_phases, plot_train_loss, feature_bs)
+                          load_checkpoint, fine_tune_phases, fit_phases, plot_train_loss, feature_bs, feature_rows, head_probs)
 from .stages import use_stages, last_stage_features
 from .zero_shot import add_zero_shot_prior, set_prior_base, HeadWithPrior
 from .inference import export_model
@@ -107,8 +107,7 @@ def choose_features(learn, r:Recipe, models:dict, X, Y) -> tuple:
     n, scores, losses = len(learn.dls.valid.items), {}, {}
     for name, model in models.items():
         _set_model(learn, model); losses[name] = _fit_candidate(learn, r, cut[name](X), Y)
-        with torch.no_grad(): P = torch.sigmoid(learn.model[1][2:](cut[name](Xv))).cpu()
-        scores[name] = mean_ap(((P[:n] + P[n:]) / 2 if r.tta else P).numpy(), Yv[:n].cpu().numpy())
+        scores[name] = mean_ap(head_probs(learn, cut[name](Xv), feature_rows(n, r.tta), n), Yv[:n].cpu().numpy())
     best = 'stages' if scores['stages'] >= scores['last'] + r.min_gain else 'last'
     _set_model(learn, models[best])
     why = (f"a head on every stage scored {scores['stages']:.3f} validation mAP, on the last stage {scores['last']:.3f} "
