@@ -3,26 +3,36 @@
     python bench/predict.py [--model DIR] [--n 192] [--bs N] [--rounds 3] [--workers N]
 
 The model: an exported mlic model (default: mlic's recipe trained on the shared VOC images at 320 px, cached in
-/tmp/mlic_bench_predict_model). The images: the first `--n` shared VOC images. Each round times, one after another:
-- `single process (before)`: each image read and prepared in the main process, then the network in the default memory
-  layout, in batches of 32 (what `predict` did before it had workers);
+/tmp/mlic_bench_predict_model). The images: the first `--n` shared VOC images. Each round runs two fresh Python
+processes one after the other, one with glibc's malloc as it comes (`MLIC_KEEP_FREED_MEMORY=0`) and one with
+`reuse_freed_memory` (chapter 04b, what `predict` sets up on a CPU), and each times, one after another:
+- `single process (before)` (glibc's defaults): each image read and prepared in the main process, then the network in
+  the default memory layout, in batches of 32 (what `predict` did before it had workers);
 - `predict`: mlic's `predict` (images read by `--workers` DataLoader worker processes, default the usable cores; the
   network in channels-last, on the GPU when there is one), start-up of the workers included, at `--bs` (default
   `default_bs`: 4 on a CPU);
+- `predict, 1 worker` and `predict, readers at low priority` (its workers at `nice 19`, so that the network's threads
+  come first): the alternatives to `predict`'s default, side by side with it;
 - `bound: read + prepare`: the same workers reading and preparing the images, and nothing else;
 - `bound: network`: `MLICModel.probs` on the prepared tensors, batch by batch, and nothing else, at the same batch size
-  (and at batches of 1 to 32, to show why `default_bs` is what it is);
+  (and at batches of 1 to 32);
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
   and end to end (`OnnxModel.predict`, reading images in the main process), on the CPU.
+Rows marked `[glibc defaults]` come from the first process. Each run's CPU time (the process and its workers, in ms per
+image) shows what sharing the cores costs: reading and preparing take CPU time that the network no longer has, so on
+the CPU `predict` can reach at most the network's CPU time over both together (`ceiling: cores shared`) of the network
+bound, however well it overlaps them.
 On a CUDA GPU it also times `predict` at batch 256 against the network bound at batch 256. Images per second are the
 median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
-drifts between rounds, by up to 30% on a shared 2-core machine). Writes bench/results/predict.json (read by chapter 08).
+drifts between rounds). Writes bench/results/predict.json (read by chapter 08).
 """
-import argparse, time
+import argparse, json, os, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
-from mlic.inference import load_model, predict, image_batches, usable_cpus, default_bs
+from mlic.inference import load_model, predict, image_batches, usable_cpus, default_bs, ImageFiles, collate_images
+
+DEFAULTS = ' [glibc defaults]'  # the suffix of the runs with glibc's malloc as it comes
 
 def model_dir(path):
     "The model to measure: `path`, or mlic's recipe on the shared VOC images (trained once, then cached)."
@@ -33,8 +43,14 @@ def model_dir(path):
         with quiet(): train_run(read_pascal_csv(SHARED/'data'/'voc2007'), out)
     return out
 
-def timed(f) -> float:
-    t0 = time.perf_counter(); n = f(); return n / (time.perf_counter() - t0)
+def cpu_seconds() -> float:
+    "CPU time of this process and of its finished children (the DataLoader workers, joined when a loader is done)."
+    t = os.times(); return t.user + t.system + t.children_user + t.children_system
+
+def timed(f) -> tuple:
+    "Images per second of `f` (which returns its image count), and the CPU milliseconds it spent per image."
+    c0, t0 = cpu_seconds(), time.perf_counter(); n = f(); t1, c1 = time.perf_counter(), cpu_seconds()
+    return n / (t1 - t0), 1000 * (c1 - c0) / n
 
 def before(mm, files, bs):
     "`predict` as it was: every image read and prepared in this process, the network in the default memory layout."
@@ -50,38 +66,70 @@ def network_only(mm, xs):
     for x in xs: mm.probs(x)
     return sum(len(x) for x in xs)
 
-if __name__ == '__main__':
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--model'); ap.add_argument('--n', type=int, default=192); ap.add_argument('--bs', type=int, default=None)
-    ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--workers', type=int, default=None)
-    a = ap.parse_args()
+def low_priority(_): os.nice(19)
+
+def predict_low_priority(mm, files, bs, workers):
+    "`predict`'s loop with its reading workers at the lowest CPU priority."
+    dl = torch.utils.data.DataLoader(ImageFiles(mm.prep, files), batch_size=bs, num_workers=workers, collate_fn=collate_images,
+                                     worker_init_fn=low_priority)
+    mm.to('auto'); return sum(len(mm.probs(x)) for x, _ in dl)
+
+def one_round(a, defaults:bool) -> dict:
+    "This process's runs, timed once each: `{run: (img/s, CPU ms/img)}`."
     mm, files = load_model(model_dir(a.model)), list(read_pascal_csv(SHARED/'data'/'voc2007').path[:a.n])
-    workers = a.workers if a.workers is not None else usable_cpus()
-    a.bs = a.bs or default_bs()
     batches = {bs: [x for x, _ in image_batches(mm.prep, files, bs, 0)] for bs in sorted({a.bs, 1, 2, 4, 8, 16, 32})}
-    xs = batches[a.bs]
+    nets = {f'network alone, batch {bs}': (lambda b=b: network_only(mm.to('auto'), b)) for bs, b in batches.items() if bs != a.bs}
+    pred = lambda nw: len(list(predict(mm, files, bs=a.bs, num_workers=nw, progress=False)))
+    if defaults:
+        runs = {'single process (before)': lambda: before(mm, files, 32), 'predict': lambda: pred(a.workers),
+                'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets}
+        return {k + ('' if k.startswith('single') else DEFAULTS): timed(f) for k, f in runs.items()}
     from mlic.deploy import export_onnx, OnnxModel
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
-    runs = {'single process (before)': lambda: before(mm, files, 32),
-            'predict': lambda: len(list(predict(mm, files, bs=a.bs, num_workers=workers, progress=False))),
-            'bound: read + prepare': lambda: read_only(mm, files, a.bs, workers),
-            'bound: network': lambda: network_only(mm.to('auto'), xs),
-            **{f'network alone, batch {bs}': (lambda b=b: network_only(mm.to('auto'), b)) for bs, b in batches.items() if bs != a.bs},
+    runs = {'predict': lambda: pred(a.workers), 'predict, 1 worker': lambda: pred(1),
+            'predict, readers at low priority': lambda: predict_low_priority(mm, files, a.bs, a.workers),
+            'bound: read + prepare': lambda: read_only(mm, files, a.bs, a.workers),
+            'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets,
             'onnxruntime: network': lambda: sum(len(onx.probs(b)) for b in u8),
             'onnxruntime: predict': lambda: len(list(onx.predict(files, a.bs)))}
     if torch.cuda.is_available():
         xs256 = [torch.cat(batches[32][i:i + 8]) for i in range(0, len(batches[32]), 8)]
-        runs |= {'predict, batch 256 (GPU)': lambda: len(list(predict(mm, files, bs=256, num_workers=workers, progress=False))),
+        runs |= {'predict, batch 256 (GPU)': lambda: len(list(predict(mm, files, bs=256, num_workers=a.workers, progress=False))),
                  'bound: network, batch 256 (GPU)': lambda: network_only(mm.to('cuda'), xs256)}
-    speeds = {k: [] for k in runs}
-    for r in range(a.rounds):
-        for k, f in runs.items(): speeds[k].append(timed(f)); print(f'round {r + 1}: {k:34} {speeds[k][-1]:7.1f} img/s', flush=True)
-    med, S = {k: float(np.median(v)) for k, v in speeds.items()}, {k: np.array(v) for k, v in speeds.items()}
-    bound = np.minimum(S['bound: read + prepare'], S['bound: network'])  # each round's slower bound
+    return {k: timed(f) for k, f in runs.items()}
+
+def child(a, defaults:bool, r:int) -> dict:
+    "One round in a fresh Python: with glibc's malloc defaults, or with `reuse_freed_memory`."
+    env = dict(os.environ, MLIC_KEEP_FREED_MEMORY='0' if defaults else '1')
+    args = [sys.executable, __file__, '--child', 'defaults' if defaults else 'reuse', '--n', str(a.n), '--bs', str(a.bs), '--workers', str(a.workers)]
+    out = subprocess.run(args + (['--model', a.model] if a.model else []), env=env, capture_output=True, text=True, check=True).stdout
+    res = json.loads(out.strip().splitlines()[-1])
+    for k, (v, c) in res.items(): print(f'round {r + 1}: {k:52} {v:7.1f} img/s {c:7.1f} CPU ms/img', flush=True)
+    return res
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--model'); ap.add_argument('--n', type=int, default=192); ap.add_argument('--bs', type=int, default=None)
+    ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--workers', type=int, default=None)
+    ap.add_argument('--child', choices=['defaults', 'reuse'], help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    a.workers = a.workers if a.workers is not None else usable_cpus()
+    a.bs = a.bs or default_bs()
+    if a.child: print(json.dumps(one_round(a, a.child == 'defaults'))); sys.exit()
+    model_dir(a.model)  # trained once, before any round
+    rounds = [child(a, True, r) | child(a, False, r) for r in range(a.rounds)]
+    S = {k: np.array([rd[k][0] for rd in rounds]) for k in rounds[0]}
+    C = {k: np.array([rd[k][1] for rd in rounds]) for k in rounds[0]}
+    read = S['bound: read + prepare']
+    bound = lambda k: np.minimum(read, S['bound: network' + (DEFAULTS if k.endswith(DEFAULTS) else '')])  # each round's slower bound
     ratio = lambda k, ref: round(float(np.median(S[k] / ref)), 2)  # against the same round's figure: drift between rounds cancels
-    rows = [{'run': k, 'img/s': round(v, 1), 'x single process (before)': ratio(k, S['single process (before)']),
-             'x slower bound': ratio(k, bound)} for k, v in med.items()]
+    rows = [{'run': k, 'img/s': round(float(np.median(v)), 1), 'CPU ms/img': round(float(np.median(C[k])), 1),
+             'x single process (before)': ratio(k, S['single process (before)']), 'x slower bound': ratio(k, bound(k))} for k, v in S.items()]
+    net_cpu, read_cpu = C['bound: network'], C['bound: read + prepare']
+    ceiling = round(float(np.median(net_cpu / (net_cpu + read_cpu))), 3)  # the network bound's share of the CPU time of both
     for r in rows: print(r)
-    save_results('predict', rows, n_images=len(files), size=mm.size, bs=a.bs, workers=workers, rounds=a.rounds, arch=mm.meta['arch'],
-                 tta=mm.meta.get('tta'), goal='predict >= 0.9x the slower bound and >= 1.6x the single process (2 CPU cores)')
+    print(f'ceiling: cores shared, {ceiling:.2f}x the network bound (reading takes {np.median(read_cpu):.1f} of every {np.median(net_cpu + read_cpu):.1f} CPU ms per image)')
+    save_results('predict', rows, n_images=a.n, ceiling_cores_shared=ceiling, size=load_model(model_dir(a.model)).size, bs=a.bs,
+                 workers=a.workers, rounds=a.rounds, arch=load_model(model_dir(a.model)).meta['arch'], tta=load_model(model_dir(a.model)).meta.get('tta'),
+                 goal='predict >= 0.9x the slower bound and >= 1.6x the single process (2 CPU cores)')

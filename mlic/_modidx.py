@@ -228,6 +228,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'mlic.inference.image_batches': ('inference.html#image_batches', 'mlic/inference.py'),
                                 'mlic.inference.load_model': ('inference.html#load_model', 'mlic/inference.py'),
                                 'mlic.inference.predict': ('inference.html#predict', 'mlic/inference.py'),
+                                'mlic.inference.reuse_freed_memory': ('inference.html#reuse_freed_memory', 'mlic/inference.py'),
                                 'mlic.inference.sha256': ('inference.html#sha256', 'mlic/inference.py'),
                                 'mlic.inference.usable_cpus': ('inference.html#usable_cpus', 'mlic/inference.py')},
             'mlic.learner': { 'mlic.learner.EpochCheckpoint': ('learner.html#epochcheckpoint', 'mlic/learner.py'),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04b_inference.ipynb #897b459c
 from __future__ import annotations
-import contextlib, hashlib, json, os, sys
+import contextlib, ctypes, hashlib, json, os, platform, sys
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -25,8 +25,8 @@ from .zero_shot import HeadWithPrior, ZeroShotPrior, IMAGENET_CLASSES
 
 # %% auto #0
 __all__ = ['FORMAT', 'export_meta', 'sha256', 'export_model', 'ModelFileError', 'ImagePrep', 'MLICModel', 'get_device',
-           'load_model', 'as_mlic_model', 'ImageFiles', 'collate_images', 'usable_cpus', 'image_batches', 'default_bs',
-           'predict', 'evaluate_model']
+           'reuse_freed_memory', 'load_model', 'as_mlic_model', 'ImageFiles', 'collate_images', 'usable_cpus',
+           'image_batches', 'default_bs', 'predict', 'evaluate_model']
 
 # %% ../nbs/04b_inference.ipynb #a1b10de0
 def _item_tfm_spec(dls) -> dict:
@@ -160,11 +160,25 @@ def get_device(device:str='auto') -> torch.device:
     if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
     return torch.device('cpu')
 
+# %% ../nbs/04b_inference.ipynb #5330db9f
+_reusing = False  # whether `reuse_freed_memory` has set glibc's malloc up
+
+def reuse_freed_memory() -> bool:
+    "Make glibc's malloc serve every block from its heap and keep freed memory there for reuse, instead of mapping big blocks and returning them to the system (Linux with glibc; `MLIC_KEEP_FREED_MEMORY=0` opts out): whether it now does."
+    global _reusing
+    if _reusing or os.environ.get('MLIC_KEEP_FREED_MEMORY', '1') == '0' or platform.libc_ver()[0] != 'glibc': return _reusing
+    mallopt = getattr(ctypes.CDLL(None), 'mallopt', None)
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # from glibc's malloc.h
+    _reusing = bool(mallopt and mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, 1 << 30))
+    return _reusing
+
 # %% ../nbs/04b_inference.ipynb #88fec9d5
 @patch
 def to(self:MLICModel, device='auto') -> MLICModel:
-    "Move the network to `device` (see `get_device`), in channels-last memory format; returns the model."
-    self.model.to(get_device(device), memory_format=torch.channels_last)
+    "Move the network to `device` (see `get_device`), in channels-last memory format (on the CPU, with `reuse_freed_memory`); returns the model."
+    dev = get_device(device)
+    if dev.type == 'cpu': reuse_freed_memory()
+    self.model.to(dev, memory_format=torch.channels_last)
     return self
 
 # %% ../nbs/04b_inference.ipynb #eb7e2f0f
@@ -234,7 +248,7 @@ def _record(f, p:np.ndarray, mm:MLICModel) -> dict:
 
 # %% ../nbs/04b_inference.ipynb #78535f17
 def default_bs(device:str='auto') -> int:
-    "Images per batch when none is given: 4 on a CPU, where small batches run fastest (`bench/predict.py` measures it), 64 on a GPU."
+    "Images per batch when none is given: 4 on a CPU (with `reuse_freed_memory`, the size matters little there: `bench/predict.py`), 64 on a GPU."
     return 4 if get_device(device).type == 'cpu' else 64
 
 # %% ../nbs/04b_inference.ipynb #9b9fdb50

@@ -21,7 +21,7 @@ __all__ = ['CHECKPOINT', 'feature_bs', 'train_images_dl', 'channels_last', 'head
 
 # %% ../nbs/04_learner.ipynb #6b4e4b24
 def feature_bs(learn) -> int:
-    "Images per batch for `head_features`: 2 on a CPU (small channels-last batches run fastest there), else the learner's batch size."
+    "Images per batch for `head_features`: 2 on a CPU (small channels-last batches run fastest there with glibc's malloc defaults), else the learner's batch size."
     return 2 if next(learn.model.parameters()).device.type == 'cpu' else learn.dls.bs
 
 
