@@ -30,7 +30,7 @@ import argparse, json, os, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
-from mlic.inference import load_model, predict, image_batches, usable_cpus, default_bs, ImageFiles, collate_images
+from mlic.inference import load_model, predict, image_batches, usable_cpus, default_bs
 
 DEFAULTS = ' [glibc defaults]'  # the suffix of the runs with glibc's malloc as it comes
 
@@ -70,8 +70,7 @@ def low_priority(_): os.nice(19)
 
 def predict_low_priority(mm, files, bs, workers):
     "`predict`'s loop with its reading workers at the lowest CPU priority."
-    dl = torch.utils.data.DataLoader(ImageFiles(mm.prep, files), batch_size=bs, num_workers=workers, collate_fn=collate_images,
-                                     worker_init_fn=low_priority)
+    dl = image_batches(mm.prep, files, bs, workers); dl.worker_init_fn = low_priority
     mm.to('auto'); return sum(len(mm.probs(x)) for x, _ in dl)
 
 def one_round(a, defaults:bool) -> dict:
@@ -130,6 +129,6 @@ if __name__ == '__main__':
     ceiling = round(float(np.median(net_cpu / (net_cpu + read_cpu))), 3)  # the network bound's share of the CPU time of both
     for r in rows: print(r)
     print(f'ceiling: cores shared, {ceiling:.2f}x the network bound (reading takes {np.median(read_cpu):.1f} of every {np.median(net_cpu + read_cpu):.1f} CPU ms per image)')
-    save_results('predict', rows, n_images=a.n, ceiling_cores_shared=ceiling, size=load_model(model_dir(a.model)).size, bs=a.bs,
-                 workers=a.workers, rounds=a.rounds, arch=load_model(model_dir(a.model)).meta['arch'], tta=load_model(model_dir(a.model)).meta.get('tta'),
-                 goal='predict >= 0.9x the slower bound and >= 1.6x the single process (2 CPU cores)')
+    mm = load_model(model_dir(a.model))
+    save_results('predict', rows, n_images=a.n, ceiling_cores_shared=ceiling, size=mm.size, bs=a.bs, workers=a.workers, rounds=a.rounds,
+                 arch=mm.meta['arch'], tta=mm.meta.get('tta'), goal='predict >= 0.9x the slower bound and >= 1.6x the single process (2 CPU cores)')
