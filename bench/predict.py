@@ -8,12 +8,13 @@ processes one after the other, one with glibc's malloc as it comes (`MLIC_KEEP_F
 `reuse_freed_memory` (chapter 04b, what `predict` sets up on a CPU), and each times, one after another:
 - `single process (before)` (glibc's defaults): each image read and prepared in the main process, then the network in
   the default memory layout, in batches of 32 (what `predict` did before it had workers);
-- `predict`: mlic's `predict` (images read by `--workers` DataLoader worker processes, default the usable cores; the
-  network in channels-last, on the GPU when there is one), start-up of the workers included, at `--bs` (default
-  `default_bs`: 4 on a CPU);
-- `predict, 1 worker` and `predict, readers at low priority` (its workers at `nice 19`, so that the network's threads
-  come first): the alternatives to `predict`'s default, side by side with it;
-- `bound: read + prepare`: the same workers reading and preparing the images, and nothing else;
+- `predict`: mlic's `predict` (images read by `--workers` DataLoader worker processes, default the usable cores, which
+  send each image's uint8 pixels; the network normalises each batch and runs in channels-last, on the GPU when there
+  is one), start-up of the workers included, at `--bs` (default `default_bs`: 4 on a CPU);
+- `predict, workers send floats` (what `predict` did before: each image normalised to floats in the worker, four times
+  the bytes to pass), `predict, 1 worker` and `predict, readers at low priority` (its workers at `nice 19`, so that the
+  network's threads come first): the alternatives to `predict`'s default, side by side with it;
+- `bound: read + resize`: the same workers reading and resizing the images to pixels, and nothing else;
 - `bound: network`: `MLICModel.probs` on the prepared tensors, batch by batch, and nothing else, at the same batch size
   (and at batches of 1 to 32);
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
@@ -30,7 +31,7 @@ import argparse, json, os, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
-from mlic.inference import load_model, predict, image_batches, usable_cpus, default_bs
+from mlic.inference import load_model, predict, image_batches, usable_cpus, default_bs, ImageFiles, collate_images
 
 DEFAULTS = ' [glibc defaults]'  # the suffix of the runs with glibc's malloc as it comes
 
@@ -68,6 +69,17 @@ def network_only(mm, xs):
 
 def low_priority(_): os.nice(19)
 
+class FloatImages(ImageFiles):
+    "`ImageFiles` as `predict` had it before: each image prepared to normalised floats in the worker."
+    def __getitem__(self, i):
+        try: return self.prep(self.files[i]), None
+        except Exception as e: return None, f'{type(e).__name__}: {e}'
+
+def predict_floats(mm, files, bs, workers):
+    "`predict`'s loop with its workers sending floats."
+    dl = torch.utils.data.DataLoader(FloatImages(mm.prep, files), batch_size=bs, num_workers=workers, collate_fn=collate_images)
+    mm.to('auto'); return sum(len(mm.probs(x)) for x, _ in dl)
+
 def predict_low_priority(mm, files, bs, workers):
     "`predict`'s loop with its reading workers at the lowest CPU priority."
     dl = image_batches(mm.prep, files, bs, workers); dl.worker_init_fn = low_priority
@@ -76,7 +88,7 @@ def predict_low_priority(mm, files, bs, workers):
 def one_round(a, defaults:bool) -> dict:
     "This process's runs, timed once each: `{run: (img/s, CPU ms/img)}`."
     mm, files = load_model(model_dir(a.model)), list(read_pascal_csv(SHARED/'data'/'voc2007').path[:a.n])
-    batches = {bs: [x for x, _ in image_batches(mm.prep, files, bs, 0)] for bs in sorted({a.bs, 1, 2, 4, 8, 16, 32})}
+    batches = {bs: [mm.prep.normalize(x) for x, _ in image_batches(mm.prep, files, bs, 0)] for bs in sorted({a.bs, 1, 2, 4, 8, 16, 32})}  # prepared
     nets = {f'network alone, batch {bs}': (lambda b=b: network_only(mm.to('auto'), b)) for bs, b in batches.items() if bs != a.bs}
     pred = lambda nw: len(list(predict(mm, files, bs=a.bs, num_workers=nw, progress=False)))
     if defaults:
@@ -86,9 +98,10 @@ def one_round(a, defaults:bool) -> dict:
     from mlic.deploy import export_onnx, OnnxModel
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
-    runs = {'predict': lambda: pred(a.workers), 'predict, 1 worker': lambda: pred(1),
+    runs = {'predict': lambda: pred(a.workers), 'predict, workers send floats': lambda: predict_floats(mm, files, a.bs, a.workers),
+            'predict, 1 worker': lambda: pred(1),
             'predict, readers at low priority': lambda: predict_low_priority(mm, files, a.bs, a.workers),
-            'bound: read + prepare': lambda: read_only(mm, files, a.bs, a.workers),
+            'bound: read + resize': lambda: read_only(mm, files, a.bs, a.workers),
             'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets,
             'onnxruntime: network': lambda: sum(len(onx.probs(b)) for b in u8),
             'onnxruntime: predict': lambda: len(list(onx.predict(files, a.bs)))}
@@ -120,12 +133,12 @@ if __name__ == '__main__':
     rounds = [child(a, True, r) | child(a, False, r) for r in range(a.rounds)]
     S = {k: np.array([rd[k][0] for rd in rounds]) for k in rounds[0]}
     C = {k: np.array([rd[k][1] for rd in rounds]) for k in rounds[0]}
-    read = S['bound: read + prepare']
+    read = S['bound: read + resize']
     bound = lambda k: np.minimum(read, S['bound: network' + (DEFAULTS if k.endswith(DEFAULTS) else '')])  # each round's slower bound
     ratio = lambda k, ref: round(float(np.median(S[k] / ref)), 2)  # against the same round's figure: drift between rounds cancels
     rows = [{'run': k, 'img/s': round(float(np.median(v)), 1), 'CPU ms/img': round(float(np.median(C[k])), 1),
              'x single process (before)': ratio(k, S['single process (before)']), 'x slower bound': ratio(k, bound(k))} for k, v in S.items()]
-    net_cpu, read_cpu = C['bound: network'], C['bound: read + prepare']
+    net_cpu, read_cpu = C['bound: network'], C['bound: read + resize']
     ceiling = round(float(np.median(net_cpu / (net_cpu + read_cpu))), 3)  # the network bound's share of the CPU time of both
     for r in rows: print(r)
     print(f'ceiling: cores shared, {ceiling:.2f}x the network bound (reading takes {np.median(read_cpu):.1f} of every {np.median(net_cpu + read_cpu):.1f} CPU ms per image)')

@@ -200,6 +200,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'mlic.inference.ImagePrep': ('inference.html#imageprep', 'mlic/inference.py'),
                                 'mlic.inference.ImagePrep.__call__': ('inference.html#imageprep.__call__', 'mlic/inference.py'),
                                 'mlic.inference.ImagePrep.__init__': ('inference.html#imageprep.__init__', 'mlic/inference.py'),
+                                'mlic.inference.ImagePrep.normalize': ('inference.html#imageprep.normalize', 'mlic/inference.py'),
+                                'mlic.inference.ImagePrep.pixels': ('inference.html#imageprep.pixels', 'mlic/inference.py'),
                                 'mlic.inference.MLICModel': ('inference.html#mlicmodel', 'mlic/inference.py'),
                                 'mlic.inference.MLICModel.__init__': ('inference.html#mlicmodel.__init__', 'mlic/inference.py'),
                                 'mlic.inference.MLICModel.__repr__': ('inference.html#mlicmodel.__repr__', 'mlic/inference.py'),

@@ -32,18 +32,16 @@ __all__ = ['ONNX_FORMAT', 'MB', 'READ_FORMATS', 'CSS', 'OnnxProbs', 'pil_resize'
 
 # %% ../nbs/08_deploy.ipynb #1d12bc8e
 class OnnxProbs(nn.Module):
-    "uint8 `(B, H, W, 3)` RGB images -> class probabilities `(B, n)`: what an exported model's `prepare` then `probs` compute."
+    "uint8 `(B, H, W, 3)` RGB images -> class probabilities `(B, n)`: what an exported model's `probs` computes on a batch of its `prep.pixels`."
     def __init__(self, mm:MLICModel):
         super().__init__()
-        self.net, self.flip = copy.deepcopy(mm.model).eval().float().cpu(), mm.meta.get('tta') == 'hflip'
-        n = mm.meta.get('normalize') or dict(mean=[0.] * 3, std=[1.] * 3)
-        self.register_buffer('mean', torch.tensor(n['mean']).view(1, 3, 1, 1))
-        self.register_buffer('std', torch.tensor(n['std']).view(1, 3, 1, 1))
+        self.net, self.flip, self.prep = copy.deepcopy(mm.model).eval().float().cpu(), mm.meta.get('tta') == 'hflip', mm.prep
 
     def forward(self, images):
-        x = (images.permute(0, 3, 1, 2).float() / 255. - self.mean) / self.std
+        x = self.prep.normalize(images)
         p = torch.sigmoid(self.net(x))
         return (p + torch.sigmoid(self.net(x.flip(-1)))) / 2 if self.flip else p
+
 
 # %% ../nbs/08_deploy.ipynb #16a329e1
 def pil_resize(im, spec:dict):
@@ -308,7 +306,7 @@ def predict_images(sm:SharedModel, items:list, bs:int|None=None) -> list:
         chunk = []
         for name, im in items[i:i + bs]:
             if isinstance(im, UploadError): chunk.append((name, None, im.msg)); continue
-            try: chunk.append((name, mm.prepare(im), None))
+            try: chunk.append((name, mm.prep.pixels(im), None))
             except Exception as e: chunk.append((name, None, f'{type(e).__name__}: {e}'))
         ok = [x for _, x, err in chunk if err is None]
         with sm.shared() as m: probs = iter(m.probs(torch.stack(ok)).numpy() if ok else [])

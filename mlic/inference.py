@@ -132,11 +132,19 @@ class ImagePrep:
         self.item_tfm, n = _item_tfm(meta['item_tfm']), meta.get('normalize')
         self.mean, self.std = ((torch.tensor(n['mean'])[:, None, None], torch.tensor(n['std'])[:, None, None]) if n else (None, None))
 
+    def pixels(self, img) -> torch.Tensor:
+        "An image (path or PIL) resized by the item transform, as a uint8 `(H, W, 3)` tensor."
+        return torch.from_numpy(np.asarray(self.item_tfm(PILImage.create(open_image(img)), split_idx=1)))
+
+    def normalize(self, x:torch.Tensor) -> torch.Tensor:
+        "uint8 `(B, H, W, 3)` pixels as the normalised float `(B, 3, H, W)` batch the network takes (in channels-last memory), on their device."
+        x = x.permute(0, 3, 1, 2).float() / 255.
+        return (x - self.mean.to(x.device)) / self.std.to(x.device) if self.mean is not None else x
+
     def __call__(self, img) -> torch.Tensor:
-        "An image (path or PIL) as the normalised tensor the network takes."
-        im = self.item_tfm(PILImage.create(open_image(img)), split_idx=1)
-        x = image2tensor(im).float() / 255.
-        return (x - self.mean) / self.std if self.mean is not None else x
+        "An image (path or PIL) as the normalised `(3, H, W)` tensor the network takes."
+        return self.normalize(self.pixels(img)[None])[0]
+
 
 # %% ../nbs/04b_inference.ipynb #b3e52f3a
 class MLICModel:
@@ -184,13 +192,15 @@ def to(self:MLICModel, device='auto') -> MLICModel:
 # %% ../nbs/04b_inference.ipynb #eb7e2f0f
 @patch
 def probs(self:MLICModel, x:torch.Tensor) -> torch.Tensor:
-    "Class probabilities (on the CPU) of a batch of prepared images, mirror-averaged if the model's `tta` says so."
+    "Class probabilities (on the CPU) of a batch of prepared images, or of uint8 `(B, H, W, 3)` `pixels`; mirror-averaged if the model's `tta` says so."
     dev = next(self.model.parameters()).device
-    x = x.to(dev).contiguous(memory_format=torch.channels_last)
+    x = x.to(dev)
+    x = (self.prep.normalize(x) if x.dtype == torch.uint8 else x).contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), torch.autocast(dev.type, enabled=dev.type == 'cuda'):
         p = torch.sigmoid(self.model(x).float())
         if self.meta.get('tta') == 'hflip': p = (p + torch.sigmoid(self.model(x.flip(-1)).float())) / 2
     return p.float().cpu()
+
 
 # %% ../nbs/04b_inference.ipynb #29d5b072
 def load_model(path) -> MLICModel:
@@ -215,12 +225,13 @@ def as_mlic_model(model) -> MLICModel:
 
 # %% ../nbs/04b_inference.ipynb #282273c6
 class ImageFiles(torch.utils.data.Dataset):
-    "The images of `files` prepared by `prep` (an `ImagePrep`), each as `(tensor, None)`, or `(None, error)` if it cannot be read."
+    "The images of `files` as `prep.pixels` (`prep` an `ImagePrep`), each as `(pixels, None)`, or `(None, error)` if it cannot be read."
     def __init__(self, prep, files): self.prep, self.files = prep, list(files)
     def __len__(self): return len(self.files)
     def __getitem__(self, i):
-        try: return self.prep(self.files[i]), None
+        try: return self.prep.pixels(self.files[i]), None
         except Exception as e: return None, f'{type(e).__name__}: {e}'
+
 
 # %% ../nbs/04b_inference.ipynb #c12881ff
 def collate_images(items) -> tuple:
