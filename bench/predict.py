@@ -8,13 +8,15 @@ processes one after the other, one with glibc's malloc as it comes (`MLIC_KEEP_F
 `reuse_freed_memory` (chapter 04b, what `predict` sets up on a CPU), and each times, one after another:
 - `single process (before)` (glibc's defaults): each image read and prepared in the main process, then the network in
   the default memory layout, in batches of 32 (what `predict` did before it had workers);
-- `predict`: mlic's `predict` (images read by `--workers` DataLoader worker processes, default the usable cores, which
-  send each image's uint8 pixels; the network normalises each batch and runs in channels-last, on the GPU when there
-  is one), start-up of the workers included, at `--bs` (default `default_bs`: 4 on a CPU);
-- `predict, workers send floats` (what `predict` did before: each image normalised to floats in the worker, four times
-  the bytes to pass), `predict, 1 worker` and `predict, readers at low priority` (its workers at `nice 19`, so that the
-  network's threads come first): the alternatives to `predict`'s default, side by side with it;
-- `bound: read + resize`: the same workers reading and resizing the images to pixels, and nothing else;
+- `predict`: mlic's `predict` at `--bs` (default `default_bs`: 4 on a CPU). On a CPU, each batch is read by `--workers`
+  threads (default the usable cores) and then the network runs on it, in turn (`batches_in_turn`); on a GPU, DataLoader
+  worker processes read while the network runs. The network normalises each batch of uint8 pixels and runs in
+  channels-last;
+- the alternatives to `predict`'s default, side by side with it: `predict, 1 thread`; `predict, worker processes`
+  (`image_batches`: `--workers` DataLoader processes reading while the network runs, as on a GPU, start-up included);
+  `predict, worker processes sending floats` (the same, with each image normalised to floats in the worker, four times
+  the bytes to pass: what `predict` did before on a CPU);
+- `bound: read + resize`: the same threads reading and resizing the images to pixels, and nothing else;
 - `bound: network`: `MLICModel.probs` on the prepared tensors, batch by batch, and nothing else, at the same batch size
   (and at batches of 1 to 32);
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
@@ -31,7 +33,7 @@ import argparse, json, os, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
-from mlic.inference import load_model, predict, image_batches, usable_cpus, default_bs, ImageFiles, collate_images
+from mlic.inference import load_model, predict, image_batches, batches_in_turn, usable_cpus, default_bs, ImageFiles, collate_images
 
 DEFAULTS = ' [glibc defaults]'  # the suffix of the runs with glibc's malloc as it comes
 
@@ -61,13 +63,11 @@ def before(mm, files, bs):
         with torch.no_grad(): p = torch.sigmoid(net(x)); p = (p + torch.sigmoid(net(x.flip(-1)))) / 2
     return len(files)
 
-def read_only(mm, files, bs, workers): return sum(len(x) for x, _ in image_batches(mm.prep, files, bs, workers))
+def read_only(mm, files, bs, workers): return sum(len(x) for x, _ in batches_in_turn(mm.prep, files, bs, workers))
 
 def network_only(mm, xs):
     for x in xs: mm.probs(x)
     return sum(len(x) for x in xs)
-
-def low_priority(_): os.nice(19)
 
 class FloatImages(ImageFiles):
     "`ImageFiles` as `predict` had it before: each image prepared to normalised floats in the worker."
@@ -75,14 +75,10 @@ class FloatImages(ImageFiles):
         try: return self.prep(self.files[i]), None
         except Exception as e: return None, f'{type(e).__name__}: {e}'
 
-def predict_floats(mm, files, bs, workers):
-    "`predict`'s loop with its workers sending floats."
-    dl = torch.utils.data.DataLoader(FloatImages(mm.prep, files), batch_size=bs, num_workers=workers, collate_fn=collate_images)
-    mm.to('auto'); return sum(len(mm.probs(x)) for x, _ in dl)
-
-def predict_low_priority(mm, files, bs, workers):
-    "`predict`'s loop with its reading workers at the lowest CPU priority."
-    dl = image_batches(mm.prep, files, bs, workers); dl.worker_init_fn = low_priority
+def predict_processes(mm, files, bs, workers, floats=False):
+    "`predict`'s loop on DataLoader worker processes that read while the network runs (sending pixels, or floats)."
+    dl = (torch.utils.data.DataLoader(FloatImages(mm.prep, files), batch_size=bs, num_workers=workers, collate_fn=collate_images)
+          if floats else image_batches(mm.prep, files, bs, workers))
     mm.to('auto'); return sum(len(mm.probs(x)) for x, _ in dl)
 
 def one_round(a, defaults:bool) -> dict:
@@ -98,9 +94,9 @@ def one_round(a, defaults:bool) -> dict:
     from mlic.deploy import export_onnx, OnnxModel
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
-    runs = {'predict': lambda: pred(a.workers), 'predict, workers send floats': lambda: predict_floats(mm, files, a.bs, a.workers),
-            'predict, 1 worker': lambda: pred(1),
-            'predict, readers at low priority': lambda: predict_low_priority(mm, files, a.bs, a.workers),
+    runs = {'predict': lambda: pred(a.workers), 'predict, 1 thread': lambda: pred(1),
+            'predict, worker processes': lambda: predict_processes(mm, files, a.bs, a.workers),
+            'predict, worker processes sending floats': lambda: predict_processes(mm, files, a.bs, a.workers, floats=True),
             'bound: read + resize': lambda: read_only(mm, files, a.bs, a.workers),
             'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets,
             'onnxruntime: network': lambda: sum(len(onx.probs(b)) for b in u8),

@@ -4,7 +4,8 @@
 
 # %% ../nbs/04b_inference.ipynb #897b459c
 from __future__ import annotations
-import contextlib, ctypes, hashlib, json, os, platform, sys
+import contextlib, copy, ctypes, hashlib, json, math, os, platform, sys, threading
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -25,8 +26,8 @@ from .zero_shot import HeadWithPrior, ZeroShotPrior, IMAGENET_CLASSES
 
 # %% auto #0
 __all__ = ['FORMAT', 'export_meta', 'sha256', 'export_model', 'ModelFileError', 'ImagePrep', 'MLICModel', 'get_device',
-           'reuse_freed_memory', 'load_model', 'as_mlic_model', 'ImageFiles', 'collate_images', 'usable_cpus',
-           'image_batches', 'default_bs', 'predict', 'evaluate_model']
+           'reuse_freed_memory', 'load_model', 'as_mlic_model', 'read_pixels', 'ImageFiles', 'collate_images',
+           'usable_cpus', 'image_batches', 'batches_in_turn', 'default_bs', 'predict', 'evaluate_model']
 
 # %% ../nbs/04b_inference.ipynb #a1b10de0
 def _item_tfm_spec(dls) -> dict:
@@ -223,14 +224,19 @@ def as_mlic_model(model) -> MLICModel:
     if not isinstance(model, Learner): raise TypeError(f"Expected a model folder, an MLICModel or a Learner, not {type(model).__name__}")
     return MLICModel(model.model, export_meta(model))
 
+# %% ../nbs/04b_inference.ipynb #7d2d0e2e
+def read_pixels(prep, f) -> tuple:
+    "`(prep.pixels(f), None)`, or `(None, error)` if `f` cannot be read."
+    try: return prep.pixels(f), None
+    except Exception as e: return None, f'{type(e).__name__}: {e}'
+
+
 # %% ../nbs/04b_inference.ipynb #282273c6
 class ImageFiles(torch.utils.data.Dataset):
-    "The images of `files` as `prep.pixels` (`prep` an `ImagePrep`), each as `(pixels, None)`, or `(None, error)` if it cannot be read."
+    "The images of `files` read by `read_pixels` with `prep` (an `ImagePrep`): `(pixels, None)` or `(None, error)`."
     def __init__(self, prep, files): self.prep, self.files = prep, list(files)
     def __len__(self): return len(self.files)
-    def __getitem__(self, i):
-        try: return self.prep.pixels(self.files[i]), None
-        except Exception as e: return None, f'{type(e).__name__}: {e}'
+    def __getitem__(self, i): return read_pixels(self.prep, self.files[i])
 
 
 # %% ../nbs/04b_inference.ipynb #c12881ff
@@ -251,6 +257,18 @@ def image_batches(prep, files, bs:int=32, num_workers:int|None=None) -> torch.ut
     nw = ifnone(num_workers, usable_cpus() if len(files) > bs else 0)
     return torch.utils.data.DataLoader(ImageFiles(prep, files), batch_size=bs, num_workers=nw, collate_fn=collate_images)
 
+# %% ../nbs/04b_inference.ipynb #eed8e9d3
+def batches_in_turn(prep, files, bs:int=32, num_threads:int|None=None):
+    "Batches of `collate_images` over `files`, in order, each read when asked for by `num_threads` threads (default: the usable cores; 0: this thread)."
+    files, local = list(files), threading.local()
+    def item(f):
+        if not hasattr(local, 'prep'): local.prep = copy.deepcopy(prep)  # fastai's item transform keeps per-call state
+        return read_pixels(local.prep, f)
+    nt = ifnone(num_threads, usable_cpus())
+    with (ThreadPoolExecutor(nt, thread_name_prefix='mlic-read') if nt > 0 else contextlib.nullcontext()) as pool:
+        for i in range(0, len(files), bs): yield collate_images(list((pool.map if pool else map)(item, files[i:i + bs])))
+
+
 # %% ../nbs/04b_inference.ipynb #9e247102
 def _record(f, p:np.ndarray, mm:MLICModel) -> dict:
     "The prediction record of one image: its labels above their thresholds and every class's score."
@@ -267,16 +285,19 @@ def predict(model,  # an `MLICModel` or the path of an exported model folder
             paths,  # image files and/or folders
             bs:int|None=None,  # images per batch; default `default_bs` of the device
             progress:bool|None=None,  # progress bar (default: for more than 100 images)
-            num_workers:int|None=None,  # processes reading images; default the usable cores (0: read in this process)
+            num_workers:int|None=None,  # reading images: threads on a CPU, processes on a GPU; default the usable cores (0: in this thread)
             device:str='auto',  # 'auto' (CUDA, MPS or the CPU), 'cpu', 'cuda', 'mps'
            ):
     "Yield one result per image, in order: `{file, labels, scores}`, or `{file, error}` for an image that cannot be read."
     mm = (model if isinstance(model, MLICModel) else load_model(model)).to(device)
     files, bs = image_paths(paths), bs or default_bs(device)
-    dl = image_batches(mm.prep, files, bs, num_workers)
-    for i, (x, errs) in enumerate(progress_bar(dl) if (len(files) > 100 if progress is None else progress) else dl):
+    cpu = next(mm.model.parameters()).device.type == 'cpu'
+    batches = batches_in_turn(mm.prep, files, bs, num_workers) if cpu else image_batches(mm.prep, files, bs, num_workers)
+    if len(files) > 100 if progress is None else progress: batches = progress_bar(batches, total=math.ceil(len(files) / bs))
+    for i, (x, errs) in enumerate(batches):
         probs = iter(mm.probs(x).numpy() if x is not None else [])
         for f, err in zip(files[i*bs:(i+1)*bs], errs): yield dict(file=str(f), error=err) if err else _record(f, next(probs), mm)
+
 
 # %% ../nbs/04b_inference.ipynb #42e819b2
 def _eval_rows(df:pd.DataFrame, split:str|None) -> pd.DataFrame:
