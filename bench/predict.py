@@ -8,11 +8,12 @@ processes one after the other, one with glibc's malloc as it comes (`MLIC_KEEP_F
 `reuse_freed_memory` (chapter 04b, what `predict` sets up on a CPU), and each times, one after another:
 - `single process (before)` (glibc's defaults): each image read and prepared in the main process, then the network in
   the default memory layout, in batches of 32 (what `predict` did before it had workers);
-- `predict`: mlic's `predict` at `--bs` (default `default_bs`: 4 on a CPU). On a CPU, each batch is read by `--workers`
+- `predict`: mlic's `predict` at `--bs` (default `default_bs`: 8 on a CPU). On a CPU, each batch is read by `--workers`
   threads (default the usable cores) and then the network runs on it, in turn (`batches_in_turn`); on a GPU, DataLoader
   worker processes read while the network runs. The network normalises each batch of uint8 pixels and runs in
   channels-last;
-- the alternatives to `predict`'s default, side by side with it: `predict, 1 thread`; `predict, worker processes`
+- the alternatives to `predict`'s default, side by side with it: `predict, batch 4` and `predict, batch 16` (each
+  against the network bound at its own batch size); `predict, 1 thread`; `predict, worker processes`
   (`image_batches`: `--workers` DataLoader processes reading while the network runs, as on a GPU, start-up included);
   `predict, worker processes sending floats` (the same, with each image normalised to floats in the worker, four times
   the bytes to pass: what `predict` did before on a CPU);
@@ -29,7 +30,7 @@ On a CUDA GPU it also times `predict` at batch 256 against the network bound at 
 median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
 drifts between rounds). Writes bench/results/predict.json (read by chapter 08).
 """
-import argparse, json, os, subprocess, sys, time
+import argparse, json, os, re, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
@@ -94,7 +95,9 @@ def one_round(a, defaults:bool) -> dict:
     from mlic.deploy import export_onnx, OnnxModel
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
-    runs = {'predict': lambda: pred(a.workers), 'predict, 1 thread': lambda: pred(1),
+    other_bs = {f'predict, batch {bs}': (lambda bs=bs: len(list(predict(mm, files, bs=bs, num_workers=a.workers, progress=False))))
+                for bs in (4, 16) if bs != a.bs}
+    runs = {'predict': lambda: pred(a.workers), **other_bs, 'predict, 1 thread': lambda: pred(1),
             'predict, worker processes': lambda: predict_processes(mm, files, a.bs, a.workers),
             'predict, worker processes sending floats': lambda: predict_processes(mm, files, a.bs, a.workers, floats=True),
             'bound: read + resize': lambda: read_only(mm, files, a.bs, a.workers),
@@ -130,7 +133,11 @@ if __name__ == '__main__':
     S = {k: np.array([rd[k][0] for rd in rounds]) for k in rounds[0]}
     C = {k: np.array([rd[k][1] for rd in rounds]) for k in rounds[0]}
     read = S['bound: read + resize']
-    bound = lambda k: np.minimum(read, S['bound: network' + (DEFAULTS if k.endswith(DEFAULTS) else '')])  # each round's slower bound
+    def bound(k):
+        "Each round's slower bound for run `k`: reading, or the network at the same batch size, with the same malloc."
+        m = re.fullmatch(r'predict, batch (\d+)( \(GPU\))?', k)
+        net = (f'bound: network, batch {m[1]} (GPU)' if m[2] else f'network alone, batch {m[1]}') if m else 'bound: network' + (DEFAULTS if k.endswith(DEFAULTS) else '')
+        return np.minimum(read, S[net])
     ratio = lambda k, ref: round(float(np.median(S[k] / ref)), 2)  # against the same round's figure: drift between rounds cancels
     rows = [{'run': k, 'img/s': round(float(np.median(v)), 1), 'CPU ms/img': round(float(np.median(C[k])), 1),
              'x single process (before)': ratio(k, S['single process (before)']), 'x slower bound': ratio(k, bound(k))} for k, v in S.items()]

@@ -202,9 +202,9 @@ def _predict_parser(sub):
     "The options of `mlic predict`."
     r = sub.add_parser('predict', help='labels and scores of images, one JSON line each')
     r.add_argument('--model', required=True, help='an exported model folder (or, with --runtime onnx, an .onnx file)')
-    r.add_argument('paths', nargs='+'); r.add_argument('--out'); r.add_argument('--bs', type=int, help='images per batch (default 4 on a CPU, 64 on a GPU, 32 with --runtime onnx)')
+    r.add_argument('paths', nargs='+'); r.add_argument('--out'); r.add_argument('--bs', type=int, help='images per batch (default 8 on a CPU, 64 on a GPU, 32 with --runtime onnx)')
     r.add_argument('--device', default='auto', choices=['auto', 'cpu', 'cuda', 'mps'], help='auto: CUDA, else MPS, else the CPU')
-    r.add_argument('--workers', type=int, help='processes reading images (default: the usable cores)')
+    r.add_argument('--workers', type=int, help='readers of images: threads taking turns with the network on a CPU, else processes (default: the usable cores)')
     r.add_argument('--runtime', default='torch', choices=['torch', 'onnx'], help='onnx: an ONNX graph from `mlic export-onnx`, with onnxruntime')
 
 # %% ../nbs/09_cli.ipynb #03f34270

@@ -277,8 +277,8 @@ def _record(f, p:np.ndarray, mm:MLICModel) -> dict:
 
 # %% ../nbs/04b_inference.ipynb #78535f17
 def default_bs(device:str='auto') -> int:
-    "Images per batch when none is given: 4 on a CPU (with `reuse_freed_memory`, the size matters little there: `bench/predict.py`), 64 on a GPU."
-    return 4 if get_device(device).type == 'cpu' else 64
+    "Images per batch when none is given: 8 on a CPU (measured in `bench/predict.py`), 64 on a GPU."
+    return 8 if get_device(device).type == 'cpu' else 64
 
 # %% ../nbs/04b_inference.ipynb #9b9fdb50
 def predict(model,  # an `MLICModel` or the path of an exported model folder
