@@ -26,7 +26,9 @@ Rows marked `[glibc defaults]` come from the first process. Each run's CPU time 
 image) shows what sharing the cores costs: reading and preparing take CPU time that the network no longer has, so on
 the CPU `predict` can reach at most the network's CPU time over both together (`ceiling: cores shared`) of the network
 bound, however well it overlaps them.
-On a CUDA GPU it also times `predict` at batch 256 against the network bound at batch 256. Images per second are the
+Each process warms up first (a few batches of `predict` and of the network), then times its runs in order on even
+rounds and in reverse order on odd ones. On a CUDA GPU it also times `predict` at batch 256 against the network bound
+at batch 256. Images per second are the
 median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
 drifts between rounds). Writes bench/results/predict.json (read by chapter 08).
 """
@@ -91,7 +93,7 @@ def one_round(a, defaults:bool) -> dict:
     if defaults:
         runs = {'single process (before)': lambda: before(mm, files, 32), 'predict': lambda: pred(a.workers),
                 'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets}
-        return {k + ('' if k.startswith('single') else DEFAULTS): timed(f) for k, f in runs.items()}
+        return {k + ('' if k.startswith('single') else DEFAULTS): v for k, v in time_all(a, mm, files, batches, runs).items()}
     from mlic.deploy import export_onnx, OnnxModel
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
@@ -108,12 +110,19 @@ def one_round(a, defaults:bool) -> dict:
         xs256 = [torch.cat(batches[32][i:i + 8]) for i in range(0, len(batches[32]), 8)]
         runs |= {'predict, batch 256 (GPU)': lambda: len(list(predict(mm, files, bs=256, num_workers=a.workers, progress=False))),
                  'bound: network, batch 256 (GPU)': lambda: network_only(mm.to('cuda'), xs256)}
-    return {k: timed(f) for k, f in runs.items()}
+    return time_all(a, mm, files, batches, runs)
+
+def time_all(a, mm, files, batches, runs) -> dict:
+    "Each of `runs` timed once, after a warm-up (the heap, the threads), in the order of `runs` on even rounds and reversed on odd ones."
+    list(predict(mm, files[:2 * a.bs], bs=a.bs, num_workers=a.workers, progress=False)); network_only(mm.to('auto'), batches[a.bs][:2])
+    order = list(runs) if a.round % 2 == 0 else list(runs)[::-1]
+    res = {k: timed(runs[k]) for k in order}
+    return {k: res[k] for k in runs}
 
 def child(a, defaults:bool, r:int) -> dict:
     "One round in a fresh Python: with glibc's malloc defaults, or with `reuse_freed_memory`."
     env = dict(os.environ, MLIC_KEEP_FREED_MEMORY='0' if defaults else '1')
-    args = [sys.executable, __file__, '--child', 'defaults' if defaults else 'reuse', '--n', str(a.n), '--bs', str(a.bs), '--workers', str(a.workers)]
+    args = [sys.executable, __file__, '--child', 'defaults' if defaults else 'reuse', '--round', str(r), '--n', str(a.n), '--bs', str(a.bs), '--workers', str(a.workers)]
     out = subprocess.run(args + (['--model', a.model] if a.model else []), env=env, capture_output=True, text=True, check=True).stdout
     res = json.loads(out.strip().splitlines()[-1])
     for k, (v, c) in res.items(): print(f'round {r + 1}: {k:52} {v:7.1f} img/s {c:7.1f} CPU ms/img', flush=True)
@@ -123,7 +132,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--model'); ap.add_argument('--n', type=int, default=192); ap.add_argument('--bs', type=int, default=None)
     ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--workers', type=int, default=None)
-    ap.add_argument('--child', choices=['defaults', 'reuse'], help=argparse.SUPPRESS)
+    ap.add_argument('--child', choices=['defaults', 'reuse'], help=argparse.SUPPRESS); ap.add_argument('--round', type=int, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.workers = a.workers if a.workers is not None else usable_cpus()
     a.bs = a.bs or default_bs()
