@@ -17,7 +17,8 @@ processes one after the other, one with glibc's malloc as it comes (`MLIC_KEEP_F
   (`image_batches`: `--workers` DataLoader processes reading while the network runs, as on a GPU, start-up included);
   `predict, worker processes sending floats` (the same, with each image normalised to floats in the worker, four times
   the bytes to pass: what `predict` did before on a CPU);
-- `bound: read + resize`: the same threads reading and resizing the images to pixels, and nothing else;
+- `bound: read + resize`: the same readers reading and resizing the images to pixels, and nothing else (on a GPU,
+  where `predict` reads with worker processes, these are processes, and `predict, 1 thread` is one worker process);
 - `bound: network`: `MLICModel.probs` on the prepared tensors, batch by batch, and nothing else, at the same batch size
   (and at batches of 1 to 32);
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
@@ -36,7 +37,7 @@ import argparse, json, os, re, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
-from mlic.inference import load_model, predict, image_batches, batches_in_turn, usable_cpus, default_bs, ImageFiles, collate_images
+from mlic.inference import load_model, predict, image_batches, batches_in_turn, usable_cpus, default_bs, get_device, ImageFiles, collate_images
 
 DEFAULTS = ' [glibc defaults]'  # the suffix of the runs with glibc's malloc as it comes
 
@@ -66,7 +67,10 @@ def before(mm, files, bs):
         with torch.no_grad(): p = torch.sigmoid(net(x)); p = (p + torch.sigmoid(net(x.flip(-1)))) / 2
     return len(files)
 
-def read_only(mm, files, bs, workers): return sum(len(x) for x, _ in batches_in_turn(mm.prep, files, bs, workers))
+def read_only(mm, files, bs, workers):
+    "The images read as `predict` reads them on this machine (threads in turn on a CPU, worker processes on a GPU), and nothing else."
+    reader = batches_in_turn if get_device().type == 'cpu' else image_batches
+    return sum(len(x) for x, _ in reader(mm.prep, files, bs, workers))
 
 def network_only(mm, xs):
     for x in xs: mm.probs(x)

@@ -135,7 +135,7 @@ class ImagePrep:
 
     def pixels(self, img) -> torch.Tensor:
         "An image (path or PIL) resized by the item transform, as a uint8 `(H, W, 3)` tensor."
-        return torch.from_numpy(np.asarray(self.item_tfm(PILImage.create(open_image(img)), split_idx=1)))
+        return torch.from_numpy(np.array(self.item_tfm(PILImage.create(open_image(img)), split_idx=1)))  # a copy: Pillow's array is read-only
 
     def normalize(self, x:torch.Tensor) -> torch.Tensor:
         "uint8 `(B, H, W, 3)` pixels as the normalised float `(B, 3, H, W)` batch the network takes (in channels-last memory), on their device."
@@ -144,7 +144,7 @@ class ImagePrep:
 
     def __call__(self, img) -> torch.Tensor:
         "An image (path or PIL) as the normalised `(3, H, W)` tensor the network takes."
-        return self.normalize(self.pixels(img)[None])[0]
+        return self.normalize(self.pixels(img)[None])[0].contiguous()
 
 
 # %% ../nbs/04b_inference.ipynb #b3e52f3a
