@@ -93,7 +93,7 @@ def one_round(a, defaults:bool) -> dict:
     mm, files = load_model(model_dir(a.model)), list(read_pascal_csv(SHARED/'data'/'voc2007').path[:a.n])
     batches = {bs: [mm.prep.normalize(x) for x, _ in image_batches(mm.prep, files, bs, 0)] for bs in sorted({a.bs, 1, 2, 4, 8, 16, 32})}  # prepared
     nets = {f'network alone, batch {bs}': (lambda b=b: network_only(mm.to('auto'), b)) for bs, b in batches.items() if bs != a.bs}
-    pred = lambda nw: len(list(predict(mm, files, bs=a.bs, num_workers=nw, progress=False)))
+    pred = lambda nw, bs=a.bs: len(list(predict(mm, files, bs=bs, num_workers=nw, progress=False)))
     if defaults:
         runs = {'single process (before)': lambda: before(mm, files, 32), 'predict': lambda: pred(a.workers),
                 'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets}
@@ -101,8 +101,7 @@ def one_round(a, defaults:bool) -> dict:
     from mlic.deploy import export_onnx, OnnxModel
     onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
-    other_bs = {f'predict, batch {bs}': (lambda bs=bs: len(list(predict(mm, files, bs=bs, num_workers=a.workers, progress=False))))
-                for bs in (4, 16) if bs != a.bs}
+    other_bs = {f'predict, batch {bs}': (lambda bs=bs: pred(a.workers, bs)) for bs in (4, 16) if bs != a.bs}
     runs = {'predict': lambda: pred(a.workers), **other_bs, 'predict, 1 thread': lambda: pred(1),
             'predict, worker processes': lambda: predict_processes(mm, files, a.bs, a.workers),
             'predict, worker processes sending floats': lambda: predict_processes(mm, files, a.bs, a.workers, floats=True),
@@ -112,7 +111,7 @@ def one_round(a, defaults:bool) -> dict:
             'onnxruntime: predict': lambda: len(list(onx.predict(files, a.bs)))}
     if torch.cuda.is_available():
         xs256 = [torch.cat(batches[32][i:i + 8]) for i in range(0, len(batches[32]), 8)]
-        runs |= {'predict, batch 256 (GPU)': lambda: len(list(predict(mm, files, bs=256, num_workers=a.workers, progress=False))),
+        runs |= {'predict, batch 256 (GPU)': lambda: pred(a.workers, 256),
                  'bound: network, batch 256 (GPU)': lambda: network_only(mm.to('cuda'), xs256)}
     return time_all(a, mm, files, batches, runs)
 

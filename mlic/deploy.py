@@ -22,7 +22,7 @@ from fastcore.basics import patch
 from . import data, datasets
 from .data import open_image
 from .datasets import image_paths
-from .inference import MLICModel, load_model, default_bs, _record  # one prediction record, as `predict` makes it
+from .inference import MLICModel, load_model, default_bs, read_pixels, _record  # one prediction record, as `predict` makes it
 from .cam import image_cams
 
 # %% auto #0
@@ -41,7 +41,6 @@ class OnnxProbs(nn.Module):
         x = self.prep.normalize(images)
         p = torch.sigmoid(self.net(x))
         return (p + torch.sigmoid(self.net(x.flip(-1)))) / 2 if self.flip else p
-
 
 # %% ../nbs/08_deploy.ipynb #16a329e1
 def pil_resize(im, spec:dict):
@@ -306,8 +305,7 @@ def predict_images(sm:SharedModel, items:list, bs:int|None=None) -> list:
         chunk = []
         for name, im in items[i:i + bs]:
             if isinstance(im, UploadError): chunk.append((name, None, im.msg)); continue
-            try: chunk.append((name, mm.prep.pixels(im), None))
-            except Exception as e: chunk.append((name, None, f'{type(e).__name__}: {e}'))
+            chunk.append((name, *read_pixels(mm.prep, im)))
         ok = [x for _, x, err in chunk if err is None]
         with sm.shared() as m: probs = iter(m.probs(torch.stack(ok)).numpy() if ok else [])
         out += [dict(file=n, error=err) if err else _record(n, next(probs), mm) for n, _, err in chunk]

@@ -146,7 +146,6 @@ class ImagePrep:
         "An image (path or PIL) as the normalised `(3, H, W)` tensor the network takes."
         return self.normalize(self.pixels(img)[None])[0].contiguous()
 
-
 # %% ../nbs/04b_inference.ipynb #b3e52f3a
 class MLICModel:
     "An exported mlic model: the network, its vocabulary, per-class thresholds and image preparation."
@@ -202,7 +201,6 @@ def probs(self:MLICModel, x:torch.Tensor) -> torch.Tensor:
         if self.meta.get('tta') == 'hflip': p = (p + torch.sigmoid(self.model(x.flip(-1)).float())) / 2
     return p.float().cpu()
 
-
 # %% ../nbs/04b_inference.ipynb #29d5b072
 def load_model(path) -> MLICModel:
     "Load an exported model folder: checks its sha256, never unpickles."
@@ -230,14 +228,12 @@ def read_pixels(prep, f) -> tuple:
     try: return prep.pixels(f), None
     except Exception as e: return None, f'{type(e).__name__}: {e}'
 
-
 # %% ../nbs/04b_inference.ipynb #282273c6
 class ImageFiles(torch.utils.data.Dataset):
     "The images of `files` read by `read_pixels` with `prep` (an `ImagePrep`): `(pixels, None)` or `(None, error)`."
     def __init__(self, prep, files): self.prep, self.files = prep, list(files)
     def __len__(self): return len(self.files)
     def __getitem__(self, i): return read_pixels(self.prep, self.files[i])
-
 
 # %% ../nbs/04b_inference.ipynb #c12881ff
 def collate_images(items) -> tuple:
@@ -268,7 +264,6 @@ def batches_in_turn(prep, files, bs:int=32, num_threads:int|None=None):
     with (ThreadPoolExecutor(nt, thread_name_prefix='mlic-read') if nt > 0 else contextlib.nullcontext()) as pool:
         for i in range(0, len(files), bs): yield collate_images(list((pool.map if pool else map)(item, files[i:i + bs])))
 
-
 # %% ../nbs/04b_inference.ipynb #9e247102
 def _record(f, p:np.ndarray, mm:MLICModel) -> dict:
     "The prediction record of one image: its labels above their thresholds and every class's score."
@@ -297,7 +292,6 @@ def predict(model,  # an `MLICModel` or the path of an exported model folder
     for i, (x, errs) in enumerate(batches):
         probs = iter(mm.probs(x).numpy() if x is not None else [])
         for f, err in zip(files[i*bs:(i+1)*bs], errs): yield dict(file=str(f), error=err) if err else _record(f, next(probs), mm)
-
 
 # %% ../nbs/04b_inference.ipynb #42e819b2
 def _eval_rows(df:pd.DataFrame, split:str|None) -> pd.DataFrame:
