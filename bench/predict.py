@@ -19,6 +19,9 @@ processes one after the other, one with glibc's malloc as it comes (`MLIC_KEEP_F
   the bytes to pass: what `predict` did before on a CPU);
 - `bound: read + resize`: the same readers reading and resizing the images to pixels, and nothing else (on a GPU,
   where `predict` reads with worker processes, these are processes, and `predict, 1 thread` is one worker process);
+- `bound: read + resize, fastai's transform` and `predict, fastai's transform`: the same, with each image resized by
+  fastai's item transform instead of `pil_resize` (the same pixels, with fastai's Python on every image: what `predict`
+  did before);
 - `bound: network`: `MLICModel.probs` on the prepared tensors, batch by batch, and nothing else, at the same batch size
   (and at batches of 1 to 32);
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
@@ -33,7 +36,7 @@ at batch 256. Images per second are the
 median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
 drifts between rounds). Writes bench/results/predict.json (read by chapter 08).
 """
-import argparse, json, os, re, subprocess, sys, time
+import argparse, copy, json, os, re, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
@@ -67,10 +70,15 @@ def before(mm, files, bs):
         with torch.no_grad(): p = torch.sigmoid(net(x)); p = (p + torch.sigmoid(net(x.flip(-1)))) / 2
     return len(files)
 
-def read_only(mm, files, bs, workers):
+def read_only(prep, files, bs, workers):
     "The images read as `predict` reads them on this machine (threads in turn on a CPU, worker processes on a GPU), and nothing else."
     reader = batches_in_turn if get_device().type == 'cpu' else image_batches
-    return sum(len(x) for x, _ in reader(mm.prep, files, bs, workers))
+    return sum(len(x) for x, _ in reader(prep, files, bs, workers))
+
+def fastai_resize(mm):
+    "A shallow copy of `mm` (the same network) whose images are resized by fastai's item transform instead of `pil_resize`."
+    fm = copy.copy(mm); fm.prep = copy.copy(mm.prep); fm.prep.pil = False
+    return fm
 
 def network_only(mm, xs):
     for x in xs: mm.probs(x)
@@ -99,13 +107,15 @@ def one_round(a, defaults:bool) -> dict:
                 'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets}
         return {k + ('' if k.startswith('single') else DEFAULTS): v for k, v in time_all(a, mm, files, batches, runs).items()}
     from mlic.deploy import export_onnx, OnnxModel
-    onx = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx'))
+    onx, fm = OnnxModel(export_onnx(mm, '/tmp/mlic_bench_predict.onnx')), fastai_resize(mm)
     u8 = [np.stack([onx.image(f) for f in files[i:i + a.bs]]) for i in range(0, len(files), a.bs)]
     other_bs = {f'predict, batch {bs}': (lambda bs=bs: pred(a.workers, bs)) for bs in (4, 16) if bs != a.bs}
     runs = {'predict': lambda: pred(a.workers), **other_bs, 'predict, 1 thread': lambda: pred(1),
             'predict, worker processes': lambda: predict_processes(mm, files, a.bs, a.workers),
             'predict, worker processes sending floats': lambda: predict_processes(mm, files, a.bs, a.workers, floats=True),
-            'bound: read + resize': lambda: read_only(mm, files, a.bs, a.workers),
+            "predict, fastai's transform": lambda: len(list(predict(fm, files, bs=a.bs, num_workers=a.workers, progress=False))),
+            'bound: read + resize': lambda: read_only(mm.prep, files, a.bs, a.workers),
+            "bound: read + resize, fastai's transform": lambda: read_only(fm.prep, files, a.bs, a.workers),
             'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets,
             'onnxruntime: network': lambda: sum(len(onx.probs(b)) for b in u8),
             'onnxruntime: predict': lambda: len(list(onx.predict(files, a.bs)))}

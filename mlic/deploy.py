@@ -22,13 +22,13 @@ from fastcore.basics import patch
 from . import data, datasets
 from .data import open_image
 from .datasets import image_paths
-from .inference import MLICModel, load_model, default_bs, read_pixels, _record  # one prediction record, as `predict` makes it
+from .inference import MLICModel, load_model, default_bs, read_pixels, pil_resize, _record  # one prediction record, as `predict` makes it
 from .cam import image_cams
 
 # %% auto #0
-__all__ = ['ONNX_FORMAT', 'MB', 'READ_FORMATS', 'CSS', 'OnnxProbs', 'pil_resize', 'onnx_meta', 'OnnxModel', 'standalone_source',
-           'export_onnx', 'UploadError', 'BodyTooLarge', 'BodyLimit', 'read_uploads', 'open_upload', 'SharedModel',
-           'predict_images', 'cam_overlays', 'page', 'ModelServer', 'serve']
+__all__ = ['ONNX_FORMAT', 'MB', 'READ_FORMATS', 'CSS', 'OnnxProbs', 'onnx_meta', 'OnnxModel', 'standalone_source', 'export_onnx',
+           'UploadError', 'BodyTooLarge', 'BodyLimit', 'read_uploads', 'open_upload', 'SharedModel', 'predict_images',
+           'cam_overlays', 'page', 'ModelServer', 'serve']
 
 # %% ../nbs/08_deploy.ipynb #1d12bc8e
 class OnnxProbs(nn.Module):
@@ -41,21 +41,6 @@ class OnnxProbs(nn.Module):
         x = self.prep.normalize(images)
         p = torch.sigmoid(self.net(x))
         return (p + torch.sigmoid(self.net(x.flip(-1)))) / 2 if self.flip else p
-
-# %% ../nbs/08_deploy.ipynb #16a329e1
-def pil_resize(im, spec:dict):
-    "A PIL image resized as fastai's validation item transform described by `spec` (model.json's `item_tfm`) resizes it, with Pillow alone."
-    (sw, sh), (w, h) = spec['size'], im.size
-    if spec['name'] == 'RandomResizedCrop':
-        xtra = math.ceil(max(sw, sh) * spec['val_xtra'] / 8) * 8
-        return im.resize((sw + xtra, sh + xtra), Image.BILINEAR).crop((xtra // 2, xtra // 2, xtra // 2 + sw, xtra // 2 + sh))
-    if spec['name'] == 'Resize' and spec['method'] == 'squish': return im.resize((sw, sh), Image.BILINEAR)
-    if spec['name'] == 'Resize' and spec['method'] == 'crop':
-        m = min(w / sw, h / sh)
-        cw, ch = int(m * sw), int(m * sh)
-        l, t = int(0.5 * (w - cw)), int(0.5 * (h - ch))
-        return im.crop((l, t, l + cw, t + ch)).resize((sw, sh), Image.BILINEAR)
-    raise ValueError(f"Cannot resize as {spec['name']} ({spec.get('method')}) with Pillow alone: use RandomResizedCrop, or Resize with 'squish' or 'crop'")
 
 # %% ../nbs/08_deploy.ipynb #4d6d29ad
 ONNX_FORMAT = 'mlic-onnx/1'
@@ -115,7 +100,7 @@ def standalone_source() -> str:
     head = ['"""Labels of images from an mlic ONNX model with onnxruntime, Pillow and numpy only: python predict_onnx.py MODEL.onnx IMAGES..."""',
             'import argparse, json, math', 'from pathlib import Path', 'import numpy as np', 'from PIL import Image, ImageOps',
             f'_DEEP_MODES = {data._DEEP_MODES!r}', f'IMAGE_EXTS = {datasets.IMAGE_EXTS!r}']
-    fs = [data._to_8bit, data._on_white, data.open_image, datasets.image_paths, d.pil_resize, d.OnnxModel]
+    fs = [data._to_8bit, data._on_white, data.open_image, datasets.image_paths, pil_resize, d.OnnxModel]
     body = [inspect.getsource(f) for f in fs] + [inspect.getsource(d.OnnxModel.predict).replace('@patch\ndef predict(self:OnnxModel', 'def _predict(self')]
     tail = ['OnnxModel.predict = _predict', inspect.getsource(d._onnx_main), "if __name__ == '__main__': _onnx_main()"]
     return '\n'.join(head) + '\n\n' + '\n\n'.join(body + tail) + '\n'

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
+from PIL import Image
 import torch
 from torch import nn
 from safetensors.torch import save_file, load_file
@@ -25,9 +26,10 @@ from .stages import stages_model, stages_spec
 from .zero_shot import HeadWithPrior, ZeroShotPrior, IMAGENET_CLASSES
 
 # %% auto #0
-__all__ = ['FORMAT', 'export_meta', 'sha256', 'export_model', 'ModelFileError', 'ImagePrep', 'MLICModel', 'get_device',
-           'reuse_freed_memory', 'load_model', 'as_mlic_model', 'read_pixels', 'ImageFiles', 'collate_images',
-           'usable_cpus', 'image_batches', 'batches_in_turn', 'default_bs', 'predict', 'evaluate_model']
+__all__ = ['FORMAT', 'pil_resize', 'export_meta', 'sha256', 'export_model', 'ModelFileError', 'ImagePrep', 'MLICModel',
+           'get_device', 'reuse_freed_memory', 'load_model', 'as_mlic_model', 'read_pixels', 'ImageFiles',
+           'collate_images', 'usable_cpus', 'image_batches', 'batches_in_turn', 'default_bs', 'predict',
+           'evaluate_model']
 
 # %% ../nbs/04b_inference.ipynb #a1b10de0
 def _item_tfm_spec(dls) -> dict:
@@ -39,10 +41,25 @@ def _item_tfm_spec(dls) -> dict:
 
 # %% ../nbs/04b_inference.ipynb #30aad677
 def _item_tfm(spec:dict):
-    "Rebuild the item transform from its spec (whitelisted names only)."
-    if spec['name'] == 'RandomResizedCrop': return RandomResizedCrop(tuple(spec['size']), val_xtra=spec['val_xtra'])
-    if spec['name'] == 'Resize': return Resize(tuple(spec['size']), method=spec['method'], pad_mode=spec['pad_mode'])
+    "Rebuild the item transform from its spec (whitelisted names only; fastai keeps sizes as (width, height), and takes them as (height, width))."
+    if spec['name'] == 'RandomResizedCrop': return RandomResizedCrop(tuple(spec['size'][::-1]), val_xtra=spec['val_xtra'])
+    if spec['name'] == 'Resize': return Resize(tuple(spec['size'][::-1]), method=spec['method'], pad_mode=spec['pad_mode'])
     raise ValueError(f"Unknown item transform {spec['name']!r} in model.json")
+
+# %% ../nbs/04b_inference.ipynb #74c6b8b2
+def pil_resize(im, spec:dict):
+    "A PIL image resized as fastai's validation item transform described by `spec` (model.json's `item_tfm`) resizes it, with Pillow alone."
+    (sw, sh), (w, h) = spec['size'], im.size
+    if spec['name'] == 'RandomResizedCrop':
+        xtra = math.ceil(max(sw, sh) * spec['val_xtra'] / 8) * 8
+        return im.resize((sw + xtra, sh + xtra), Image.BILINEAR).crop((xtra // 2, xtra // 2, xtra // 2 + sw, xtra // 2 + sh))
+    if spec['name'] == 'Resize' and spec['method'] == 'squish': return im.resize((sw, sh), Image.BILINEAR)
+    if spec['name'] == 'Resize' and spec['method'] == 'crop':
+        m = min(w / sw, h / sh)
+        cw, ch = int(m * sw), int(m * sh)
+        l, t = int(0.5 * (w - cw)), int(0.5 * (h - ch))
+        return im.crop((l, t, l + cw, t + ch)).resize((sw, sh), Image.BILINEAR)
+    raise ValueError(f"Cannot resize as {spec['name']} ({spec.get('method')}) with Pillow alone: use RandomResizedCrop, or Resize with 'squish' or 'crop'")
 
 # %% ../nbs/04b_inference.ipynb #1bf48e41
 def _norm_spec(dls) -> dict|None:
@@ -128,14 +145,17 @@ def _build(meta:dict) -> nn.Module:
 
 # %% ../nbs/04b_inference.ipynb #7d91626f
 class ImagePrep:
-    "How an exported model prepares an image: fastai's validation item transform, then the normalisation (picklable)."
+    "How an exported model prepares an image: fastai's validation item transform (with Pillow alone where it can), then the normalisation (picklable)."
     def __init__(self, meta:dict):
-        self.item_tfm, n = _item_tfm(meta['item_tfm']), meta.get('normalize')
+        self.spec, self.item_tfm, n = meta['item_tfm'], _item_tfm(meta['item_tfm']), meta.get('normalize')
+        self.pil = self.spec['name'] == 'RandomResizedCrop' or self.spec.get('method') in ('squish', 'crop')  # `pil_resize` can resize
         self.mean, self.std = ((torch.tensor(n['mean'])[:, None, None], torch.tensor(n['std'])[:, None, None]) if n else (None, None))
 
     def pixels(self, img) -> torch.Tensor:
-        "An image (path or PIL) resized by the item transform, as a uint8 `(H, W, 3)` tensor."
-        return torch.from_numpy(np.array(self.item_tfm(PILImage.create(open_image(img)), split_idx=1)))  # a copy: Pillow's array is read-only
+        "An image (path or PIL) resized as the item transform resizes it (by `pil_resize` where it can), as a uint8 `(H, W, 3)` tensor."
+        im = open_image(img)
+        im = pil_resize(im, self.spec) if self.pil else self.item_tfm(PILImage.create(im), split_idx=1)
+        return torch.from_numpy(np.array(im))  # a copy: Pillow's array is read-only
 
     def normalize(self, x:torch.Tensor) -> torch.Tensor:
         "uint8 `(B, H, W, 3)` pixels as the normalised float `(B, 3, H, W)` batch the network takes (in channels-last memory), on their device."
