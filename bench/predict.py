@@ -34,7 +34,7 @@ Each process warms up first (a few batches of `predict` and of the network), the
 (default 2), in order and then in reverse order, and keeps each run's fastest. On a CUDA GPU it also times `predict` at batch 256 against the network bound
 at batch 256. Images per second are the
 median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
-drifts between rounds). Writes bench/results/predict.json (read by chapter 08).
+drifts between rounds). Writes bench/results/predict.json (read by chapter 08), with each run's img/s in each round.
 """
 import argparse, copy, json, os, re, subprocess, sys, time
 import numpy as np, torch
@@ -169,5 +169,6 @@ if __name__ == '__main__':
     for r in rows: print(r)
     print(f'ceiling: cores shared, {ceiling:.2f}x the network bound (reading takes {np.median(read_cpu):.1f} of every {np.median(net_cpu + read_cpu):.1f} CPU ms per image)')
     mm = load_model(model_dir(a.model))
-    save_results('predict', rows, n_images=a.n, ceiling_cores_shared=ceiling, size=mm.size, bs=a.bs, workers=a.workers, rounds=a.rounds, repeats=a.repeats,
+    by_round = {k: [round(float(x), 2) for x in v] for k, v in S.items()}  # img/s of each run in each round, for ratios within a round
+    save_results('predict', rows, by_round=by_round, n_images=a.n, ceiling_cores_shared=ceiling, size=mm.size, bs=a.bs, workers=a.workers, rounds=a.rounds, repeats=a.repeats,
                  arch=mm.meta['arch'], tta=mm.meta.get('tta'), goal='predict >= 0.9x the slower bound and >= 1.6x the single process (2 CPU cores)')
