@@ -101,7 +101,7 @@ def one_round(a, defaults:bool) -> dict:
     mm, files = load_model(model_dir(a.model)), list(read_pascal_csv(SHARED/'data'/'voc2007').path[:a.n])
     batches = {bs: [mm.prep.normalize(x) for x, _ in image_batches(mm.prep, files, bs, 0)] for bs in sorted({a.bs, 1, 2, 4, 8, 16, 32})}  # prepared
     nets = {f'network alone, batch {bs}': (lambda b=b: network_only(mm.to('auto'), b)) for bs, b in batches.items() if bs != a.bs}
-    pred = lambda nw, bs=a.bs: len(list(predict(mm, files, bs=bs, num_workers=nw, progress=False)))
+    pred = lambda nw, bs=a.bs, m=mm: len(list(predict(m, files, bs=bs, num_workers=nw, progress=False)))
     if defaults:
         runs = {'single process (before)': lambda: before(mm, files, 32), 'predict': lambda: pred(a.workers),
                 'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets}
@@ -113,7 +113,7 @@ def one_round(a, defaults:bool) -> dict:
     runs = {'predict': lambda: pred(a.workers), **other_bs, 'predict, 1 thread': lambda: pred(1),
             'predict, worker processes': lambda: predict_processes(mm, files, a.bs, a.workers),
             'predict, worker processes sending floats': lambda: predict_processes(mm, files, a.bs, a.workers, floats=True),
-            "predict, fastai's transform": lambda: len(list(predict(fm, files, bs=a.bs, num_workers=a.workers, progress=False))),
+            "predict, fastai's transform": lambda: pred(a.workers, m=fm),
             'bound: read + resize': lambda: read_only(mm.prep, files, a.bs, a.workers),
             "bound: read + resize, fastai's transform": lambda: read_only(fm.prep, files, a.bs, a.workers),
             'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets,

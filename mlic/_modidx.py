@@ -216,6 +216,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'mlic.inference._item_tfm': ('inference.html#_item_tfm', 'mlic/inference.py'),
                                 'mlic.inference._item_tfm_spec': ('inference.html#_item_tfm_spec', 'mlic/inference.py'),
                                 'mlic.inference._norm_spec': ('inference.html#_norm_spec', 'mlic/inference.py'),
+                                'mlic.inference._pil_resizes': ('inference.html#_pil_resizes', 'mlic/inference.py'),
                                 'mlic.inference._read_meta': ('inference.html#_read_meta', 'mlic/inference.py'),
                                 'mlic.inference._record': ('inference.html#_record', 'mlic/inference.py'),
                                 'mlic.inference._zero_shot_spec': ('inference.html#_zero_shot_spec', 'mlic/inference.py'),

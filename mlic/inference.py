@@ -143,12 +143,18 @@ def _build(meta:dict) -> nn.Module:
     if zs := meta.get('zero_shot'): m[-1] = HeadWithPrior.wrap(m[-1], ZeroShotPrior(zs['n_features'], meta['n_out'], len(zs['groups'])))
     return m
 
+# %% ../nbs/04b_inference.ipynb #4ea65b78
+def _pil_resizes(spec:dict) -> bool:
+    "Whether `pil_resize` can resize as `spec` says (asked of `pil_resize` itself, on a 1-pixel image)."
+    try: pil_resize(Image.new('RGB', (1, 1)), spec); return True
+    except ValueError: return False
+
 # %% ../nbs/04b_inference.ipynb #7d91626f
 class ImagePrep:
     "How an exported model prepares an image: fastai's validation item transform (with Pillow alone where it can), then the normalisation (picklable)."
     def __init__(self, meta:dict):
         self.spec, self.item_tfm, n = meta['item_tfm'], _item_tfm(meta['item_tfm']), meta.get('normalize')
-        self.pil = self.spec['name'] == 'RandomResizedCrop' or self.spec.get('method') in ('squish', 'crop')  # `pil_resize` can resize
+        self.pil = _pil_resizes(self.spec)
         self.mean, self.std = ((torch.tensor(n['mean'])[:, None, None], torch.tensor(n['std'])[:, None, None]) if n else (None, None))
 
     def pixels(self, img) -> torch.Tensor:
