@@ -1,6 +1,6 @@
 """Batch prediction, measured: today's single-process `predict` against the new one, and the two bounds, in one run.
 
-    python bench/predict.py [--model DIR] [--n 192] [--bs N] [--rounds 3] [--repeats 2] [--workers N]
+    python bench/predict.py [--model DIR] [--n 192] [--bs N] [--rounds 3] [--repeats 2] [--pairs 6] [--workers N]
 
 The model: an exported mlic model (default: mlic's recipe trained on the shared VOC images at 320 px, cached in
 /tmp/mlic_bench_predict_model). The images: the first `--n` shared VOC images. Each round runs two fresh Python
@@ -22,6 +22,8 @@ processes one after the other, one with glibc's malloc as it comes (`MLIC_KEEP_F
 - `bound: read + resize, fastai's transform` and `predict, fastai's transform`: the same, with each image resized by
   fastai's item transform instead of `pil_resize` (the same pixels, with fastai's Python on every image: what `predict`
   did before);
+- `bound: read + resize, torch.stack` and `predict, torch.stack`: the same, with each batch stacked by `torch.stack`
+  instead of NumPy (what `collate_images` did before: PyTorch's threads copy, then spin while the next images are read);
 - `bound: network`: `MLICModel.probs` on the prepared tensors, batch by batch, and nothing else, at the same batch size
   (and at batches of 1 to 32);
 - `onnxruntime: network` and `onnxruntime: predict`: the model exported by `export_onnx`, on prepared uint8 batches,
@@ -31,15 +33,19 @@ image) shows what sharing the cores costs: reading and preparing take CPU time t
 the CPU `predict` can reach at most the network's CPU time over both together (`ceiling: cores shared`) of the network
 bound, however well it overlaps them.
 Each process warms up first (a few batches of `predict` and of the network), then times its runs `--repeats` times
-(default 2), in order and then in reverse order, and keeps each run's fastest. On a CUDA GPU it also times `predict` at batch 256 against the network bound
+(default 2), in order and then in reverse order, and keeps each run's fastest. Then the process with
+`reuse_freed_memory` times `predict` and `bound: network` `--pairs` more times (default 6), one right after the other
+(each first in turn), for the ratio of each pair: the headline `predict, x network bound (pairs)` is their median
+over all rounds, the ratio least moved by the machine's other work. On a CUDA GPU it also times `predict` at batch 256 against the network bound
 at batch 256. Images per second are the
 median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
 drifts between rounds). Writes bench/results/predict.json (read by chapter 08), with each run's img/s in each round.
 """
-import argparse, copy, json, os, re, subprocess, sys, time
+import argparse, contextlib, copy, json, os, re, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
+import mlic.inference
 from mlic.inference import load_model, predict, image_batches, batches_in_turn, usable_cpus, default_bs, get_device, ImageFiles, collate_images
 
 DEFAULTS = ' [glibc defaults]'  # the suffix of the runs with glibc's malloc as it comes
@@ -80,6 +86,22 @@ def fastai_resize(mm):
     fm = copy.copy(mm); fm.prep = copy.copy(mm.prep); fm.prep.pil = False
     return fm
 
+@contextlib.contextmanager
+def torch_stack():
+    "Batches stacked by `torch.stack`, as `collate_images` stacked them before, while in this block."
+    def collate(items):
+        xs, errs = zip(*items); ok = [x for x in xs if x is not None]
+        return (torch.stack(ok) if ok else None), list(errs)
+    keep, mlic.inference.collate_images = mlic.inference.collate_images, collate
+    try: yield
+    finally: mlic.inference.collate_images = keep
+
+def with_torch_stack(f):
+    "`f`, run with batches stacked by `torch.stack`."
+    def run():
+        with torch_stack(): return f()
+    return run
+
 def network_only(mm, xs):
     for x in xs: mm.probs(x)
     return sum(len(x) for x in xs)
@@ -114,8 +136,10 @@ def one_round(a, defaults:bool) -> dict:
             'predict, worker processes': lambda: predict_processes(mm, files, a.bs, a.workers),
             'predict, worker processes sending floats': lambda: predict_processes(mm, files, a.bs, a.workers, floats=True),
             "predict, fastai's transform": lambda: pred(a.workers, m=fm),
+            'predict, torch.stack': with_torch_stack(lambda: pred(a.workers)),
             'bound: read + resize': lambda: read_only(mm.prep, files, a.bs, a.workers),
             "bound: read + resize, fastai's transform": lambda: read_only(fm.prep, files, a.bs, a.workers),
+            'bound: read + resize, torch.stack': with_torch_stack(lambda: read_only(mm.prep, files, a.bs, a.workers)),
             'bound: network': lambda: network_only(mm.to('auto'), batches[a.bs]), **nets,
             'onnxruntime: network': lambda: sum(len(onx.probs(b)) for b in u8),
             'onnxruntime: predict': lambda: len(list(onx.predict(files, a.bs)))}
@@ -123,7 +147,15 @@ def one_round(a, defaults:bool) -> dict:
         xs256 = [torch.cat(batches[32][i:i + 8]) for i in range(0, len(batches[32]), 8)]
         runs |= {'predict, batch 256 (GPU)': lambda: pred(a.workers, 256),
                  'bound: network, batch 256 (GPU)': lambda: network_only(mm.to('cuda'), xs256)}
-    return time_all(a, mm, files, batches, runs)
+    return time_all(a, mm, files, batches, runs) | {'pairs': paired(a, runs)}
+
+def paired(a, runs) -> list:
+    "`a.pairs` more timings of `predict` and of the network bound, one right after the other (each first in turn): predict's img/s over the network's in each pair."
+    out = []
+    for i in range(a.pairs):
+        s = {k: timed(runs[k])[0] for k in (['predict', 'bound: network'] if i % 2 == 0 else ['bound: network', 'predict'])}
+        out.append(round(s['predict'] / s['bound: network'], 4))
+    return out
 
 def time_all(a, mm, files, batches, runs) -> dict:
     "Each of `runs` timed `a.repeats` times after a warm-up (the heap, the threads), in order then in reverse order, and its best kept."
@@ -136,10 +168,12 @@ def time_all(a, mm, files, batches, runs) -> dict:
 def child(a, defaults:bool, r:int) -> dict:
     "One round in a fresh Python: with glibc's malloc defaults, or with `reuse_freed_memory`."
     env = dict(os.environ, MLIC_KEEP_FREED_MEMORY='0' if defaults else '1')
-    args = [sys.executable, __file__, '--child', 'defaults' if defaults else 'reuse', '--repeats', str(a.repeats), '--n', str(a.n), '--bs', str(a.bs), '--workers', str(a.workers)]
+    args = [sys.executable, __file__, '--child', 'defaults' if defaults else 'reuse', '--repeats', str(a.repeats), '--pairs', str(a.pairs),
+            '--n', str(a.n), '--bs', str(a.bs), '--workers', str(a.workers)]
     out = subprocess.run(args + (['--model', a.model] if a.model else []), env=env, capture_output=True, text=True, check=True).stdout
     res = json.loads(out.strip().splitlines()[-1])
-    for k, (v, c) in res.items(): print(f'round {r + 1}: {k:52} {v:7.1f} img/s {c:7.1f} CPU ms/img', flush=True)
+    if 'pairs' in res: print(f'round {r + 1}: predict, x network bound in each pair: {res["pairs"]}', flush=True)
+    for k, (v, c) in ((k, v) for k, v in res.items() if k != 'pairs'): print(f'round {r + 1}: {k:52} {v:7.1f} img/s {c:7.1f} CPU ms/img', flush=True)
     return res
 
 if __name__ == '__main__':
@@ -147,12 +181,14 @@ if __name__ == '__main__':
     ap.add_argument('--model'); ap.add_argument('--n', type=int, default=192); ap.add_argument('--bs', type=int, default=None)
     ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--workers', type=int, default=None)
     ap.add_argument('--child', choices=['defaults', 'reuse'], help=argparse.SUPPRESS); ap.add_argument('--repeats', type=int, default=2)
+    ap.add_argument('--pairs', type=int, default=6)
     a = ap.parse_args()
     a.workers = a.workers if a.workers is not None else usable_cpus()
     a.bs = a.bs or default_bs()
     if a.child: print(json.dumps(one_round(a, a.child == 'defaults'))); sys.exit()
     model_dir(a.model)  # trained once, before any round
     rounds = [child(a, True, r) | child(a, False, r) for r in range(a.rounds)]
+    pairs = [p for rd in rounds for p in rd.pop('pairs')]
     S = {k: np.array([rd[k][0] for rd in rounds]) for k in rounds[0]}
     C = {k: np.array([rd[k][1] for rd in rounds]) for k in rounds[0]}
     read = S['bound: read + resize']
@@ -167,8 +203,9 @@ if __name__ == '__main__':
     net_cpu, read_cpu = C['bound: network'], C['bound: read + resize']
     ceiling = round(float(np.median(net_cpu / (net_cpu + read_cpu))), 3)  # the network bound's share of the CPU time of both
     for r in rows: print(r)
+    print(f'predict, x network bound (pairs): {np.median(pairs):.2f} (median of {len(pairs)} pairs; from {min(pairs):.2f} to {max(pairs):.2f})')
     print(f'ceiling: cores shared, {ceiling:.2f}x the network bound (reading takes {np.median(read_cpu):.1f} of every {np.median(net_cpu + read_cpu):.1f} CPU ms per image)')
     mm = load_model(model_dir(a.model))
     by_round = {k: [round(float(x), 2) for x in v] for k, v in S.items()}  # img/s of each run in each round, for ratios within a round
-    save_results('predict', rows, by_round=by_round, n_images=a.n, ceiling_cores_shared=ceiling, size=mm.size, bs=a.bs, workers=a.workers, rounds=a.rounds, repeats=a.repeats,
+    save_results('predict', rows, by_round=by_round, pairs=pairs, x_network_bound_pairs=round(float(np.median(pairs)), 2), n_images=a.n, ceiling_cores_shared=ceiling, size=mm.size, bs=a.bs, workers=a.workers, rounds=a.rounds, repeats=a.repeats, n_pairs=a.pairs,
                  arch=mm.meta['arch'], tta=mm.meta.get('tta'), goal='predict >= 0.9x the slower bound and >= 1.6x the single process (2 CPU cores)')

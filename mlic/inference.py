@@ -263,10 +263,10 @@ class ImageFiles(torch.utils.data.Dataset):
 
 # %% ../nbs/04b_inference.ipynb #c12881ff
 def collate_images(items) -> tuple:
-    "A batch of `ImageFiles` items: the readable images stacked (None if none), and every item's error (None if none)."
+    "A batch of `ImageFiles` items: the readable images stacked by NumPy (None if none), and every item's error (None if none)."
     xs, errs = zip(*items)
-    ok = [x for x in xs if x is not None]
-    return (torch.stack(ok) if ok else None), list(errs)
+    ok = [x.numpy() for x in xs if x is not None]
+    return (torch.from_numpy(np.stack(ok)) if ok else None), list(errs)
 
 # %% ../nbs/04b_inference.ipynb #5f8a7de4
 def usable_cpus() -> int:
