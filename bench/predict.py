@@ -41,7 +41,7 @@ at batch 256. Images per second are the
 median over the rounds; each ratio is the median over the rounds of the ratio within one round (the machine's speed
 drifts between rounds). Writes bench/results/predict.json (read by chapter 08), with each run's img/s in each round.
 """
-import argparse, contextlib, copy, json, os, re, subprocess, sys, time
+import argparse, copy, json, os, re, subprocess, sys, time
 import numpy as np, torch
 from _common import quiet, SHARED, save_results
 from mlic.datasets import read_pascal_csv
@@ -86,20 +86,15 @@ def fastai_resize(mm):
     fm = copy.copy(mm); fm.prep = copy.copy(mm.prep); fm.prep.pil = False
     return fm
 
-@contextlib.contextmanager
-def torch_stack():
-    "Batches stacked by `torch.stack`, as `collate_images` stacked them before, while in this block."
+def with_torch_stack(f):
+    "`f`, run with batches stacked by `torch.stack` (as `collate_images` stacked them before) instead of NumPy."
     def collate(items):
         xs, errs = zip(*items); ok = [x for x in xs if x is not None]
         return (torch.stack(ok) if ok else None), list(errs)
-    keep, mlic.inference.collate_images = mlic.inference.collate_images, collate
-    try: yield
-    finally: mlic.inference.collate_images = keep
-
-def with_torch_stack(f):
-    "`f`, run with batches stacked by `torch.stack`."
     def run():
-        with torch_stack(): return f()
+        keep, mlic.inference.collate_images = mlic.inference.collate_images, collate
+        try: return f()
+        finally: mlic.inference.collate_images = keep
     return run
 
 def network_only(mm, xs):
