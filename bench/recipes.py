@@ -64,18 +64,23 @@ def careful(tr, ch, sc, vocab):
     learn.fine_tune(5, 2e-3)
     return fastai_preds(learn, sc), best_global(fastai_preds(learn, ch), targets(ch, vocab))
 
-def probe(tr, ch, sc, vocab, size=320):
+def logistic_probe(X, Y):
+    "The probe's classifier: scikit-learn's logistic regression per class (C=0.1) on standardised features `X`; returns features -> probabilities."
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
-    learn = multilabel_learner(multilabel_dls(pd.concat([tr, ch.assign(split='valid')]), size=size, min_scale=1.0, vocab=vocab), ARCH)
-    feats = lambda df: head_features(learn, learn.dls.test_dl(df, with_labels=True, bs=feature_bs(learn)))
-    X, Y = (t.numpy() for t in feats(tr))
+    X, Y = np.asarray(X), np.asarray(Y)
     z = StandardScaler().fit(X)
     heads = [LogisticRegression(C=0.1, max_iter=2000).fit(z.transform(X), Y[:, j]) if 0 < Y[:, j].sum() < len(Y) else None
-             for j in range(len(vocab))]
+             for j in range(Y.shape[1])]
+    return lambda Xd: np.stack([h.predict_proba(z.transform(np.asarray(Xd)))[:, 1] if h is not None else np.full(len(Xd), Y[:, j].mean())
+                                for j, h in enumerate(heads)], 1)
+
+def probe(tr, ch, sc, vocab, size=320):
+    learn = multilabel_learner(multilabel_dls(pd.concat([tr, ch.assign(split='valid')]), size=size, min_scale=1.0, vocab=vocab), ARCH)
+    feats = lambda df: head_features(learn, learn.dls.test_dl(df, with_labels=True, bs=feature_bs(learn)))
+    fit = logistic_probe(*(t.numpy() for t in feats(tr)))
     def probs(df):
-        Xd = z.transform(feats(df)[0].numpy())
-        P = np.stack([h.predict_proba(Xd)[:, 1] if h is not None else np.full(len(Xd), Y[:, j].mean()) for j, h in enumerate(heads)], 1)
+        P = fit(feats(df)[0].numpy())
         return (P[:len(df)] + P[len(df):]) / 2  # each image's rows, then its mirror's (chapter 04)
     return probs(sc), best_global(probs(ch), targets(ch, vocab))
 
