@@ -61,20 +61,20 @@ if __name__ == '__main__':
     tr_rows = df[df.split == 'train'].reset_index(drop=True)  # the `valid` rows are bench/recipes.py's: never read here
     r = Recipe()
     t0 = time.time()
-    learn, _ = recipe_learner(pd.concat([tr_rows, tr_rows.iloc[:2].assign(split='valid')]), r)  # a valid split only to make the DataLoaders
+    table = pd.concat([tr_rows, tr_rows.iloc[:2].assign(split='valid')])  # a valid split only to make the DataLoaders
+    learn, _ = recipe_learner(table, r)
     models = {k: copy.deepcopy(m) for k, m in feature_models(learn, r).items()}
     _set_model(learn, copy.deepcopy(models['stages']))
-    whole = multilabel_dls(tr_rows.assign(split='train').pipe(lambda d: pd.concat([d, d.iloc[:2].assign(split='valid')])),
-                           size=r.size, item_tfms=Resize(r.size, method=ResizeMethod.Squish), vocab=list(learn.dls.vocab))
+    whole = multilabel_dls(table, size=r.size, item_tfms=Resize(r.size, method=ResizeMethod.Squish), vocab=list(learn.dls.vocab))
     F = dict(crop=view_features(learn, learn.dls, tr_rows), whole=view_features(learn, whole, tr_rows))
     Y = torch.as_tensor(label_matrix(tr_rows, list(learn.dls.vocab)).toarray()).float()
     print(f'features of {len(tr_rows)} training posters, two views: {time.time() - t0:.0f}s', flush=True)
+    last = lambda idx: last_stage_features(torch.cat([F['crop'][0, idx], F['crop'][1, idx]]), models['stages'][1][0]).numpy()
     rows = []
     for seed in range(a.splits):
         perm = np.random.default_rng(seed).permutation(len(tr_rows))
         tr, rest = perm[:a.n_train], perm[a.n_train:]
         ch, sc = rest[0::2], rest[1::2]
-        last = lambda idx: last_stage_features(torch.cat([F['crop'][0, idx], F['crop'][1, idx]]), models['stages'][1][0]).numpy()
         P = logistic_probe(last(tr), Y[tr].repeat(2, 1).numpy())(last(sc))
         row = dict(split=seed, n_train=len(tr), n_choose=len(ch), n_scored=len(sc),
                    probe=mean_ap((P[:len(sc)] + P[len(sc):]) / 2, Y[sc].numpy()))
